@@ -1,0 +1,1 @@
+//! Working-day calendar (holidays and make-up working days). Being written.

@@ -1,0 +1,1 @@
+//! Synthetic Chinese opinion texts. Being written.

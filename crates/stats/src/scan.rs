@@ -1,0 +1,1 @@
+//! Prospective space-time permutation scan statistic. Being written.

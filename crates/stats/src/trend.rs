@@ -1,0 +1,1 @@
+//! Trend alerts (EWMA, Poisson CUSUM). Being written.
