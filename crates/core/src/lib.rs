@@ -7,7 +7,15 @@
 //! microseconds.
 
 pub mod calendar;
+pub mod code;
+pub mod contact;
 pub mod error;
+pub mod event;
+pub mod opinion;
+pub mod org;
+pub mod records;
 pub mod taxonomy;
 
+pub use code::Code;
+pub use contact::PhoneNumber;
 pub use error::ParseError;

@@ -2,8 +2,6 @@
 //! urgency and linked departments. Each has a stable snake_case code (stored, sent over
 //! the API, used in files) and a zh-CN label; parsing rejects anything else.
 
-use crate::error::ParseError;
-
 /// Declares a closed vocabulary with a stable code and a zh-CN label for each member.
 macro_rules! vocabulary {
     ($(#[$meta:meta])* $name:ident, $what:literal { $($variant:ident => $code:literal, $zh:literal;)+ }) => {
@@ -27,10 +25,10 @@ macro_rules! vocabulary {
             }
 
             /// Parses a stable code; anything else is an error naming the allowed codes.
-            pub fn parse(code: &str) -> Result<Self, ParseError> {
+            pub fn parse(code: &str) -> Result<Self, $crate::error::ParseError> {
                 match code.trim() {
                     $($code => Ok($name::$variant),)+
-                    other => Err(ParseError::UnknownCode {
+                    other => Err($crate::error::ParseError::UnknownCode {
                         what: $what,
                         got: other.chars().take(40).collect(),
                         allowed: vec![$($code),+].join(", "),
@@ -46,8 +44,8 @@ macro_rules! vocabulary {
         }
 
         impl std::str::FromStr for $name {
-            type Err = ParseError;
-            fn from_str(s: &str) -> Result<Self, ParseError> { Self::parse(s) }
+            type Err = $crate::error::ParseError;
+            fn from_str(s: &str) -> Result<Self, $crate::error::ParseError> { Self::parse(s) }
         }
     };
 }
@@ -172,6 +170,7 @@ vocabulary! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ParseError;
 
     #[test]
     fn every_code_round_trips_and_is_unique() {
@@ -191,7 +190,11 @@ mod tests {
         check(Category::ALL, Category::code, Category::parse);
         check(Sentiment::ALL, Sentiment::code, Sentiment::parse);
         check(Urgency::ALL, Urgency::code, Urgency::parse);
-        check(DepartmentKind::ALL, DepartmentKind::code, DepartmentKind::parse);
+        check(
+            DepartmentKind::ALL,
+            DepartmentKind::code,
+            DepartmentKind::parse,
+        );
         check(Verdict::ALL, Verdict::code, Verdict::parse);
     }
 
