@@ -193,7 +193,8 @@ pub struct NewOfficer {
     pub synthetic: bool,
 }
 
-pub(crate) fn check_name(what: &'static str, name: &str) -> Result<(), ParseError> {
+/// Names of units, areas and officers: 1–100 characters, no control characters.
+pub fn check_name(what: &'static str, name: &str) -> Result<(), ParseError> {
     let n = name.trim().chars().count();
     if n == 0 {
         return Err(ParseError::Empty { what });

@@ -1,1 +1,193 @@
-//! minyi-store
+//! minyi-store: persistence for SQLite (embedded default) and PostgreSQL (production)
+//! behind one API, with the migrations of each dialect applied at start.
+//!
+//! The backend is chosen at run time from the URL. SQL here is portable: `$1` placeholders,
+//! BIGINT ids and epoch-millisecond times, TEXT codes. This crate must not hold business
+//! rules (the lifecycle lives in `minyi-core`); it stores and fetches, transactionally.
+
+mod bulk;
+mod error;
+mod migrate;
+mod opinions;
+mod org;
+mod records;
+pub mod testing;
+mod url;
+
+pub use error::{Result, StoreError};
+pub use migrate::{LATEST as SCHEMA_VERSION, schema_columns};
+pub use opinions::{InsertOutcome, OpinionRow};
+pub use org::{AreaRow, OfficerRow, UnitRow};
+pub use records::{Counts, EventRow, UnitActivity};
+pub use url::{Backend, DbUrl};
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use std::time::Duration;
+
+/// The one handle to the database. Cheap to clone; share it.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    url: DbUrl,
+}
+
+impl Store {
+    /// Opens (creating a SQLite file if none exists) and migrates the database.
+    ///
+    /// Refuses a file that is not SQLite, a database holding someone else's tables, and
+    /// a schema newer than this build knows, so existing data is never written over.
+    pub async fn open(url: &str) -> Result<Store> {
+        let url = DbUrl::parse(url)?;
+        Self::open_url(url).await
+    }
+
+    pub async fn open_url(url: DbUrl) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let mut connect_url = url.as_str().to_owned();
+        if let Some(path) = &url.sqlite_path {
+            prepare_sqlite_file(path)?;
+            if !connect_url.contains("mode=") {
+                connect_url.push_str(if connect_url.contains('?') {
+                    "&mode=rwc"
+                } else {
+                    "?mode=rwc"
+                });
+            }
+        }
+        let backend = url.backend;
+        let options = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the writer; FULL sync makes an
+                        // acknowledged write survive power loss, not only a crash.
+                        sqlx::raw_sql(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                        )
+                        .execute(conn)
+                        .await?;
+                    }
+                    Ok(())
+                })
+            });
+        let pool = options.connect(&connect_url).await.map_err(|source| StoreError::Open {
+            url: url.redacted(),
+            hint: match backend {
+                Backend::Sqlite => "check that the file is a minyi database and the directory is writable",
+                Backend::Postgres => {
+                    "check that PostgreSQL is running and reachable, and that the database exists and the user may use it"
+                }
+            },
+            source,
+        })?;
+        let store = Store { pool, url };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.url.backend
+    }
+
+    /// The URL, password redacted.
+    pub fn url(&self) -> String {
+        self.url.redacted()
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Answers whether the database responds (for /readyz).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn meta_get(&self, key: &str) -> Result<Option<String>> {
+        use sqlx::Row;
+        let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
+            .bind(key.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get::<String, _>(0)).transpose()?)
+    }
+
+    pub async fn meta_set(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key.to_owned())
+        .bind(value.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+/// A SQLite file must be SQLite if it exists, and its directory must exist and be
+/// writable if it does not: the store never conjures a directory tree from a typo.
+fn prepare_sqlite_file(path: &std::path::Path) -> Result<()> {
+    use std::io::Read;
+    let shown = path.display().to_string();
+    match std::fs::File::open(path) {
+        Ok(mut f) => {
+            let mut header = [0u8; 16];
+            let n = f.read(&mut header).map_err(|e| StoreError::CannotCreate {
+                path: shown.clone(),
+                why: e.to_string(),
+            })?;
+            // An empty file is what some tools leave behind; SQLite treats it as a new database.
+            if n > 0 && header != *b"SQLite format 3\0" {
+                return Err(StoreError::NotSqlite { path: shown });
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => std::path::Path::new("."),
+            };
+            let meta = std::fs::metadata(dir).map_err(|e| StoreError::CannotCreate {
+                path: shown.clone(),
+                why: format!("directory {} is not usable: {e}", dir.display()),
+            })?;
+            if !meta.is_dir() {
+                return Err(StoreError::CannotCreate {
+                    path: shown,
+                    why: format!("{} is not a directory", dir.display()),
+                });
+            }
+            if meta.permissions().readonly() {
+                return Err(StoreError::CannotCreate {
+                    path: shown,
+                    why: format!("directory {} is read-only", dir.display()),
+                });
+            }
+            tracing::info!(path = %shown, "creating a new SQLite database");
+            Ok(())
+        }
+        Err(e) => Err(StoreError::CannotCreate {
+            path: shown,
+            why: e.to_string(),
+        }),
+    }
+}
+
+/// Epoch milliseconds, the stored form of every instant.
+pub(crate) fn ms(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn from_ms(v: i64) -> Result<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp_millis(v)
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {v} out of range")))
+}

@@ -1,0 +1,306 @@
+//! Opinions: idempotent intake (single and bulk), reads, and lifecycle transitions that
+//! write the state and its event in one transaction.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use minyi_core::event::SubjectKind;
+use minyi_core::opinion::{
+    Escalation, NewOpinion, OpinionAction, OpinionState, TrackingCode, transition,
+};
+use minyi_core::taxonomy::{Category, Channel, DepartmentKind, Sentiment, Urgency, Verdict};
+use sqlx::Row;
+use sqlx::any::{AnyArguments, AnyRow};
+
+use crate::bulk::{add, args_for, chunk_rows, insert_sql};
+use crate::error::{Result, StoreError};
+use crate::{Store, from_ms, ms};
+
+/// What happened to one submitted opinion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    /// Stored now, with this id.
+    Created(i64),
+    /// Its client key was seen before: this is the id stored then, and nothing changed.
+    Existing(i64),
+    /// Its tracking code collided with another opinion's; retry with a fresh code.
+    CodeTaken,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OpinionRow {
+    pub id: i64,
+    pub tracking_code: TrackingCode,
+    pub channel: Channel,
+    pub text: String,
+    pub category: Category,
+    pub sentiment: Sentiment,
+    pub urgency: Urgency,
+    pub department: Option<DepartmentKind>,
+    pub area_id: Option<i64>,
+    pub unit_id: Option<i64>,
+    pub department_id: Option<i64>,
+    pub state: OpinionState,
+    pub escalation: Escalation,
+    pub key_opinion: bool,
+    pub received_at: DateTime<Utc>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub verdict: Option<Verdict>,
+    pub merged_into: Option<i64>,
+    pub synthetic: bool,
+}
+
+const COLS: &[&str] = &[
+    "tracking_code",
+    "client_key",
+    "channel",
+    "text",
+    "category",
+    "sentiment",
+    "urgency",
+    "department",
+    "area_id",
+    "unit_id",
+    "department_id",
+    "state",
+    "escalation",
+    "key_opinion",
+    "received_at",
+    "due_at",
+    "closed_at",
+    "verdict",
+    "synthetic",
+];
+
+const SELECT: &str = "SELECT id, tracking_code, channel, text, category, sentiment, urgency, department, area_id, \
+     unit_id, department_id, state, escalation, key_opinion, received_at, due_at, closed_at, verdict, merged_into, \
+     synthetic FROM opinions";
+
+fn bind(o: &NewOpinion, a: &mut AnyArguments) -> std::result::Result<(), sqlx::error::BoxDynError> {
+    add(a, o.tracking_code.as_str().to_owned())?;
+    add(a, o.client_key.clone())?;
+    add(a, o.channel.code())?;
+    add(a, o.text.as_str().to_owned())?;
+    add(a, o.category.code())?;
+    add(a, o.sentiment.code())?;
+    add(a, o.urgency.code())?;
+    add(a, o.department.map(|d| d.code()))?;
+    add(a, o.area_id)?;
+    add(a, o.unit_id)?;
+    add(a, o.department_id)?;
+    add(a, o.state.code())?;
+    add(a, o.escalation.code())?;
+    add(a, o.key_opinion as i64)?;
+    add(a, ms(o.received_at))?;
+    add(a, o.due_at.map(ms))?;
+    add(a, o.closed_at.map(ms))?;
+    add(a, o.verdict.map(|v| v.code()))?;
+    add(a, o.synthetic as i64)
+}
+
+fn row(r: &AnyRow) -> Result<OpinionRow> {
+    let s = |c: &str| r.try_get::<String, _>(c);
+    let os = |c: &str| r.try_get::<Option<String>, _>(c);
+    Ok(OpinionRow {
+        id: r.try_get("id")?,
+        tracking_code: TrackingCode::parse(&s("tracking_code")?)?,
+        channel: Channel::parse(&s("channel")?)?,
+        text: s("text")?,
+        category: Category::parse(&s("category")?)?,
+        sentiment: Sentiment::parse(&s("sentiment")?)?,
+        urgency: Urgency::parse(&s("urgency")?)?,
+        department: os("department")?
+            .map(|d| DepartmentKind::parse(&d))
+            .transpose()?,
+        area_id: r.try_get("area_id")?,
+        unit_id: r.try_get("unit_id")?,
+        department_id: r.try_get("department_id")?,
+        state: OpinionState::parse(&s("state")?)?,
+        escalation: Escalation::parse(&s("escalation")?)?,
+        key_opinion: r.try_get::<i64, _>("key_opinion")? != 0,
+        received_at: from_ms(r.try_get("received_at")?)?,
+        due_at: r
+            .try_get::<Option<i64>, _>("due_at")?
+            .map(from_ms)
+            .transpose()?,
+        closed_at: r
+            .try_get::<Option<i64>, _>("closed_at")?
+            .map(from_ms)
+            .transpose()?,
+        verdict: os("verdict")?.map(|v| Verdict::parse(&v)).transpose()?,
+        merged_into: r.try_get("merged_into")?,
+        synthetic: r.try_get::<i64, _>("synthetic")? != 0,
+    })
+}
+
+impl Store {
+    /// Stores opinions in one transaction, each with its `received` event. Idempotent on
+    /// the client key: a key seen before yields `Existing` with the stored id. Outcomes
+    /// come back in input order.
+    pub async fn insert_opinions(
+        &self,
+        opinions: &[NewOpinion],
+        actor: &str,
+    ) -> Result<Vec<InsertOutcome>> {
+        let mut outcomes = vec![InsertOutcome::CodeTaken; opinions.len()];
+        let mut tx = self.pool().begin().await?;
+        let mut events: Vec<(i64, DateTime<Utc>, OpinionState)> =
+            Vec::with_capacity(opinions.len());
+        let mut base = 0;
+        for chunk in opinions.chunks(chunk_rows(COLS.len())) {
+            let sql = insert_sql(
+                "opinions",
+                COLS,
+                chunk.len(),
+                "ON CONFLICT DO NOTHING RETURNING id, tracking_code",
+            );
+            let args = args_for(chunk, &bind)?;
+            let returned = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut by_code: HashMap<String, i64> = HashMap::with_capacity(returned.len());
+            for r in &returned {
+                by_code.insert(r.try_get("tracking_code")?, r.try_get("id")?);
+            }
+            for (i, o) in chunk.iter().enumerate() {
+                if let Some(&id) = by_code.get(o.tracking_code.as_str()) {
+                    outcomes[base + i] = InsertOutcome::Created(id);
+                    events.push((id, o.received_at, OpinionState::Received));
+                } else if let Some(key) = &o.client_key {
+                    let existing = sqlx::query("SELECT id FROM opinions WHERE client_key = $1")
+                        .bind(key.clone())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if let Some(r) = existing {
+                        outcomes[base + i] = InsertOutcome::Existing(r.try_get(0)?);
+                    }
+                }
+            }
+            base += chunk.len();
+        }
+        let event_cols = [
+            "subject",
+            "subject_id",
+            "at",
+            "actor",
+            "action",
+            "from_state",
+            "to_state",
+        ];
+        for chunk in events.chunks(chunk_rows(event_cols.len())) {
+            let sql = insert_sql("events", &event_cols, chunk.len(), "");
+            let args = args_for(chunk, &|(id, at, state): &(
+                i64,
+                DateTime<Utc>,
+                OpinionState,
+            ),
+                                         a| {
+                add(a, SubjectKind::Opinion.code())?;
+                add(a, *id)?;
+                add(a, ms(*at))?;
+                add(a, actor.to_owned())?;
+                add(a, "receive")?;
+                add(a, None::<String>)?;
+                add(a, state.code())
+            })?;
+            sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    pub async fn opinion(&self, id: i64) -> Result<Option<OpinionRow>> {
+        let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE id = $1"));
+        sqlx::query(sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(row)
+            .transpose()
+    }
+
+    pub async fn opinion_by_tracking_code(
+        &self,
+        code: &TrackingCode,
+    ) -> Result<Option<OpinionRow>> {
+        let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE tracking_code = $1"));
+        sqlx::query(sql)
+            .bind(code.as_str().to_owned())
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(row)
+            .transpose()
+    }
+
+    /// A unit's opinions, most urgent deadline first (open ones before closed).
+    pub async fn opinions_of_unit(&self, unit_id: i64, limit: i64) -> Result<Vec<OpinionRow>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE unit_id = $1 ORDER BY CASE WHEN closed_at IS NULL THEN 0 ELSE 1 END, due_at, id LIMIT $2"
+        ));
+        sqlx::query(sql)
+            .bind(unit_id)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(row)
+            .collect()
+    }
+
+    /// Applies a lifecycle action: the core transition decides, the state and its event
+    /// are written together, and a concurrent change is reported, not overwritten.
+    pub async fn transition_opinion(
+        &self,
+        id: i64,
+        action: OpinionAction,
+        actor: &str,
+        at: DateTime<Utc>,
+        detail: Option<&str>,
+    ) -> Result<OpinionState> {
+        let mut tx = self.pool().begin().await?;
+        let current = sqlx::query("SELECT state FROM opinions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: format!("opinion {id}"),
+            })?;
+        let from = OpinionState::parse(&current.try_get::<String, _>(0)?)?;
+        let to = transition(from, action)?;
+        let closed_at = (!to.is_open()).then(|| ms(at));
+        let changed = sqlx::query(
+            "UPDATE opinions SET state = $1, closed_at = $2 WHERE id = $3 AND state = $4",
+        )
+        .bind(to.code())
+        .bind(closed_at)
+        .bind(id)
+        .bind(from.code())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed != 1 {
+            return Err(StoreError::Conflict { id });
+        }
+        sqlx::query(
+            "INSERT INTO events (subject, subject_id, at, actor, action, from_state, to_state, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(SubjectKind::Opinion.code())
+        .bind(id)
+        .bind(ms(at))
+        .bind(actor.to_owned())
+        .bind(action.code())
+        .bind(from.code())
+        .bind(to.code())
+        .bind(detail.map(str::to_owned))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(to)
+    }
+}
