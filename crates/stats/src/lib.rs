@@ -6,5 +6,14 @@
 //! must never return NaN where a report would show it: degenerate inputs get an error
 //! or a documented treatment.
 
+pub mod alloc;
+pub mod input;
+pub mod intervals;
+pub mod ranks;
+pub mod sae;
 pub mod scan;
+pub mod special;
+pub mod survey;
 pub mod trend;
+
+pub use input::InputError;

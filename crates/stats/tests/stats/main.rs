@@ -1,0 +1,8 @@
+//! Integration tests for minyi-stats: R fixtures (closed forms at 1e-9 relative,
+//! iterative methods at the tolerance documented beside each check), coverage
+//! simulation and properties.
+
+mod fixtures;
+mod intervals_r;
+mod special_r;
+mod survey_r;
