@@ -235,6 +235,25 @@ pub fn transition(
     Ok(next)
 }
 
+/// Default response deadline in working days, from public practice: urgent matters the
+/// same day, consultations 3, complaints and everything else 7 (15 at most with an
+/// approved extension, see [`MAX_EXTENDED_WORKING_DAYS`]). Bureaus may configure their own.
+pub fn default_response_working_days(category: Category, urgency: Urgency) -> u32 {
+    if urgency == Urgency::Urgent || category == Category::Emergency110 {
+        return 0;
+    }
+    match category {
+        Category::Household
+        | Category::ExitEntry
+        | Category::VehicleAdmin
+        | Category::CaseProgress => 3,
+        _ => 7,
+    }
+}
+
+/// The longest a complaint may run with an approved extension.
+pub const MAX_EXTENDED_WORKING_DAYS: u32 = 15;
+
 /// An opinion as it arrives, after parsing at the edge. References are database ids
 /// resolved by the caller from codes.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
