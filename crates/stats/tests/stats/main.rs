@@ -2,7 +2,10 @@
 //! iterative methods at the tolerance documented beside each check), coverage
 //! simulation and properties.
 
+mod alloc;
 mod fixtures;
 mod intervals_r;
+mod ranks_r;
+mod sae_r;
 mod special_r;
 mod survey_r;
