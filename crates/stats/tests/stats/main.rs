@@ -3,9 +3,11 @@
 //! simulation and properties.
 
 mod alloc;
+mod coverage;
 mod fixtures;
 mod intervals_r;
 mod ranks_r;
 mod sae_r;
 mod special_r;
+mod survey_props;
 mod survey_r;
