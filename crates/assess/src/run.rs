@@ -619,7 +619,12 @@ impl Model<'_> {
                     else {
                         return None;
                     };
-                    let s = a.apply(Self::base_score(e, row));
+                    // A sub-score basis ignores conditions, so the full score is not needed.
+                    let s = if self.basis_mask.is_some() {
+                        0.0
+                    } else {
+                        a.apply(Self::base_score(e, row))
+                    };
                     self.basis_score(e, row, s)
                 })
                 .collect();
