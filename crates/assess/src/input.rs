@@ -225,11 +225,20 @@ fn invalid(unit: &str, field: String, value: f64, requirement: &'static str) -> 
     }
 }
 
+/// Largest magnitude accepted for any input number: rates and counts are far below it,
+/// and keeping sums and squares finite keeps every score finite.
+pub const MAX_ABS_VALUE: f64 = 1e12;
+
 fn check_finite(unit: &str, field: &str, v: f64) -> Result<(), RunError> {
-    if v.is_finite() {
+    if v.is_finite() && v.abs() <= MAX_ABS_VALUE {
         Ok(())
     } else {
-        Err(invalid(unit, field.to_owned(), v, "a finite number"))
+        Err(invalid(
+            unit,
+            field.to_owned(),
+            v,
+            "a finite number of magnitude at most 1e12",
+        ))
     }
 }
 

@@ -407,7 +407,6 @@ impl Scheme {
             },
         })?;
         let mut scheme = build(raw, text)?;
-        scheme.validate_weights(&BTreeMap::new())?;
         scheme.hash = scheme.compute_hash();
         Ok(scheme)
     }
@@ -720,7 +719,7 @@ impl Ctx<'_> {
 
     fn finite(&self, key: &str, v: &Spanned<f64>) -> Result<f64, SchemeError> {
         let x = *v.get_ref();
-        if x.is_finite() {
+        if x.is_finite() && x.abs() <= crate::input::MAX_ABS_VALUE {
             Ok(x)
         } else {
             Err(self.err(
@@ -728,7 +727,7 @@ impl Ctx<'_> {
                 v.span(),
                 SchemeErrorKind::OutOfRange {
                     value: x,
-                    requirement: "a finite number",
+                    requirement: "a finite number of magnitude at most 1e12",
                 },
             ))
         }

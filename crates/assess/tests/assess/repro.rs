@@ -157,3 +157,26 @@ fn default_scheme_sensitivity_reports_basis_and_score() {
         assert!(b.rank_min <= b.rank && b.rank <= b.rank_max);
     }
 }
+
+/// The canonical form is a contract with every stored run: if this text or the default
+/// scheme hash changes, stored runs no longer verify. Change them only on purpose.
+#[test]
+fn canonical_result_text_is_pinned() {
+    let s = Scheme::parse(&crate::identity_scheme(
+        "[[rule]]\nid = \"acc\"\noutcome = \"accountability\"\nbottom = 1\nmin_probability = 0.8\n",
+    ))
+    .expect("scheme");
+    let mut b = crate::unit("B", &[("x", 20.5)]);
+    b.uncertainty = Some(crate::unc(2, 2, &[], &[(1, 0.75)]));
+    let r = run(&s, &crate::input(vec![b, crate::unit("A", &[("x", 90.0)])])).expect("run");
+    let text = canonical_json(&r).expect("json");
+    assert_eq!(text, PINNED_RESULT);
+    assert_eq!(
+        Scheme::default_2014().expect("default").hash(),
+        PINNED_DEFAULT_HASH
+    );
+}
+
+const PINNED_RESULT: &str = r#"{"excluded":[],"format":"minyi.assess.run.v1","input_hash":"a3af6491f5422313aaa433baf69d2ffa5e7dc1ad066c14394341526323104157","monte_carlo":null,"period":"2014","ranked":2,"scheme":{"hash":"f0bf4741845b75b69ae041f8f8d4463b207661d8e70e0e7f226147b043b13727","id":"test","period":"year","version":"1"},"units":[{"base_score":90,"basis":{"rank":1,"ranked":2,"score":90},"conditions":[],"groups":[{"applied_weight":1,"group":"g","subtotal":90,"weight":1}],"indicators":[{"applied_weight":1,"contribution":90,"denominator":null,"drill_down":[],"estimate":null,"group":"g","indicator":"x","missing":null,"normalised":0.9,"numerator":null,"raw":90,"se":null,"source":"business.x","weight":1}],"outcomes":[],"peer_group":null,"rank":1,"score":90,"uncertainty":null,"unit":"A"},{"base_score":20.5,"basis":{"rank":2,"ranked":2,"score":20.5},"conditions":[],"groups":[{"applied_weight":1,"group":"g","subtotal":20.5,"weight":1}],"indicators":[{"applied_weight":1,"contribution":20.5,"denominator":null,"drill_down":[],"estimate":null,"group":"g","indicator":"x","missing":null,"normalised":0.205,"numerator":null,"raw":20.5,"se":null,"source":"business.x","weight":1}],"outcomes":[{"outcome":"not_distinguishable_review","reasons":[{"code":"rank_in_selection","end":"bottom","k":1,"rank":2,"ranked":2},{"code":"probability_below_threshold","probability":0.75,"source":"supplied","threshold":0.8}],"rule":"acc"}],"peer_group":null,"rank":2,"score":20.5,"uncertainty":{"p_bottom":{"1":0.75},"p_top":{},"rank_high":2,"rank_low":2,"source":"supplied"},"unit":"B"}]}"#;
+const PINNED_DEFAULT_HASH: &str =
+    "63e3dec0b7f78f2051d3a6929c1d73aefd8d7f3e0e16aa282e08b013849189c8";
