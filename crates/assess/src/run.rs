@@ -562,14 +562,10 @@ pub fn in_selection(end: End, k: u32, rank: u32, n: u32) -> bool {
 }
 
 impl Model<'_> {
-    /// Monte Carlo over standard errors of the basis indicators: basis ranks per draw.
-    pub fn simulate(&self, eval: &Evaluation) -> Result<Vec<Option<SimStats>>, RunError> {
-        let settings = &self.scheme.uncertainty;
-        let draws = settings.draws;
-        let n = self.n_units();
-        let tops: BTreeSet<u32> = rule_ks(&self.scheme.rules, End::Top);
-        let bottoms: BTreeSet<u32> = rule_ks(&self.scheme.rules, End::Bottom);
-        let cols: Vec<usize> = (0..self.ind.len())
+    /// Basis indicators for which some included unit has a standard error > 0: the
+    /// columns the simulation redraws.
+    pub fn simulated_columns(&self) -> Vec<usize> {
+        (0..self.ind.len())
             .filter(|&c| {
                 let in_basis = self
                     .basis_mask
@@ -581,7 +577,17 @@ impl Model<'_> {
                         .iter()
                         .any(|row| row.get(c).copied().unwrap_or(0.0) > 0.0)
             })
-            .collect();
+            .collect()
+    }
+
+    /// Monte Carlo over standard errors of the basis indicators: basis ranks per draw.
+    pub fn simulate(&self, eval: &Evaluation) -> Result<Vec<Option<SimStats>>, RunError> {
+        let settings = &self.scheme.uncertainty;
+        let draws = settings.draws;
+        let n = self.n_units();
+        let tops: BTreeSet<u32> = rule_ks(&self.scheme.rules, End::Top);
+        let bottoms: BTreeSet<u32> = rule_ks(&self.scheme.rules, End::Bottom);
+        let cols = self.simulated_columns();
         let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
         let mut rank_draws: Vec<Vec<u32>> = vec![Vec::with_capacity(draws as usize); n];
         let mut top_hits: Vec<BTreeMap<u32, u32>> = vec![BTreeMap::new(); n];
@@ -802,7 +808,10 @@ pub fn run(scheme: &Scheme, input: &RunInput) -> Result<RunResult, RunError> {
     let (ranks, _) = ranks_and_count(&eval.score);
     let (basis_ranks, basis_ranked) = ranks_and_count(&eval.basis);
 
+    // Without any standard error a simulation would report certainty it does not have
+    // and wave units through the fairness guards; leave the uncertainty unknown instead.
     let needs_sim = scheme.uncertainty.monte_carlo
+        && !model.simulated_columns().is_empty()
         && (0..model.n_units()).any(|u| {
             eval.basis.get(u).is_some_and(|b| b.is_some())
                 && model.unit(u).is_some_and(|x| x.uncertainty.is_none())

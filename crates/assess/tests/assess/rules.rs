@@ -310,8 +310,28 @@ fn supplied_uncertainty_wins_over_simulation() {
     let r = run(&s, &input(five(Some(0.6), None, 50.0))).expect("run");
     let a = r.unit("A").expect("A").uncertainty.as_ref().expect("u");
     assert_eq!(a.source, UncertaintySource::Supplied);
-    let e = r.unit("E").expect("E").uncertainty.as_ref().expect("u");
+    // No standard errors at all: nothing to simulate, so E's uncertainty stays unknown
+    // and the guarded accountability rule sends it to review rather than claiming P = 1.
+    let e = r.unit("E").expect("E");
+    assert!(e.uncertainty.is_none());
+    assert!(r.monte_carlo.is_none());
+    assert_eq!(e.outcomes[1].outcome, OutcomeCode::NotDistinguishableReview);
+    assert_eq!(
+        e.outcomes[1].reasons[1],
+        Reason::ProbabilityUnavailable { threshold: 0.8 }
+    );
+    // With a standard error somewhere the simulation runs and fills E in.
+    let mut units = five(Some(0.6), None, 50.0);
+    if let Some(v) = units[1].values.get_mut("x") {
+        v.se = Some(3.0);
+    }
+    let r = run(&s, &input(units)).expect("run");
+    let e = r
+        .unit("E")
+        .expect("E")
+        .uncertainty
+        .as_ref()
+        .expect("simulated");
     assert_eq!(e.source, UncertaintySource::MonteCarlo);
-    // No standard errors at all: every draw keeps the observed ranking.
     assert_eq!(e.p_bottom[&1], 1.0);
 }
