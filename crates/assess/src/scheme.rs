@@ -382,6 +382,19 @@ pub struct Scheme {
     hash: String,
 }
 
+/// One input a scheme needs, keyed in [`crate::RunInput`] by `indicator`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputSpec {
+    /// Indicator id (the key in a unit's `values`).
+    pub indicator: String,
+    /// Its group.
+    pub group: String,
+    /// Source code telling the app where the number comes from.
+    pub source: String,
+    /// Survey estimate kind.
+    pub estimate: Option<Estimate>,
+}
+
 /// New weights for a what-if: groups and indicators by id; others keep theirs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WeightChange {
@@ -447,6 +460,19 @@ impl Scheme {
     /// The indicator with this id.
     pub fn indicator(&self, id: &str) -> Option<&Indicator> {
         self.indicators().map(|(_, i)| i).find(|i| i.id == id)
+    }
+
+    /// What the app must gather for a run: every indicator with its source and, for
+    /// survey sources, which estimate.
+    pub fn required_inputs(&self) -> Vec<InputSpec> {
+        self.indicators()
+            .map(|(g, i)| InputSpec {
+                indicator: i.id.clone(),
+                group: g.id.clone(),
+                source: i.source.clone(),
+                estimate: i.estimate,
+            })
+            .collect()
     }
 
     /// The jurisdiction codes the conditions read.

@@ -72,6 +72,21 @@ fn default_scheme_parses_with_49_51_and_2014_rules() {
         ]
     );
     assert_eq!(s.hash().len(), 64);
+    let inputs = s.required_inputs();
+    assert_eq!(inputs.len(), 16);
+    assert!(inputs.iter().any(|i| i.indicator == "security"
+        && i.source == "survey.security"
+        && i.group == "public_opinion"));
+    // Effective weight of security: 0.51 × 0.20 = 0.102.
+    let eff = po.weight * s.indicator("security").expect("security").weight;
+    assert!((eff - 0.102).abs() < 1e-12);
+    assert_eq!(
+        s.jurisdiction_sources().into_iter().collect::<Vec<_>>(),
+        vec![
+            "jurisdiction.drug_users_growth",
+            "jurisdiction.named_crimes_growth"
+        ]
+    );
 }
 
 #[test]

@@ -125,3 +125,11 @@ fn sensitivity_reports_rank_stability() {
         "run.invalid_setting"
     );
 }
+
+#[test]
+fn an_empty_what_if_moves_nobody() {
+    let w = what_if(&uv_scheme(), &abc(), &WeightChange::default()).expect("what-if");
+    assert_eq!(w.before, w.after);
+    assert_eq!((w.comparison.moved, w.comparison.outcome_changes), (0, 0));
+    assert!(w.comparison.units.iter().all(|m| m.moved == Some(0)));
+}
