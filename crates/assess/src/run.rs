@@ -589,7 +589,9 @@ impl Model<'_> {
         let bottoms: BTreeSet<u32> = rule_ks(&self.scheme.rules, End::Bottom);
         let cols = self.simulated_columns();
         let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
-        let mut rank_draws: Vec<Vec<u32>> = vec![Vec::with_capacity(draws as usize); n];
+        // Rank histograms (n × n counts) rather than every draw: memory stays small
+        // whatever the number of draws.
+        let mut rank_hist: Vec<Vec<u32>> = vec![vec![0; n]; n];
         let mut top_hits: Vec<BTreeMap<u32, u32>> = vec![BTreeMap::new(); n];
         let mut bottom_hits: Vec<BTreeMap<u32, u32>> = vec![BTreeMap::new(); n];
         let mut cells = eval.cells.clone();
@@ -637,8 +639,11 @@ impl Model<'_> {
             let (ranks, ranked) = ranks_and_count(&basis);
             for (u, r) in ranks.iter().enumerate() {
                 let Some(r) = *r else { continue };
-                if let Some(v) = rank_draws.get_mut(u) {
-                    v.push(r);
+                if let Some(slot) = rank_hist
+                    .get_mut(u)
+                    .and_then(|h| h.get_mut((r as usize).saturating_sub(1)))
+                {
+                    *slot += 1;
                 }
                 for &k in &tops {
                     if in_selection(End::Top, k, r, ranked)
@@ -657,28 +662,39 @@ impl Model<'_> {
             }
         }
         let alpha = 1.0 - settings.interval;
-        let out = rank_draws
+        let out = rank_hist
             .into_iter()
             .enumerate()
-            .map(|(u, mut rs)| {
-                if rs.is_empty() {
+            .map(|(u, hist)| {
+                let d: u64 = hist.iter().map(|&c| u64::from(c)).sum();
+                if d == 0 {
                     return None;
                 }
-                rs.sort_unstable();
-                let d = rs.len();
-                let lo_i = ((d as f64 * alpha / 2.0).ceil() as usize).clamp(1, d) - 1;
-                let hi_i = ((d as f64 * (1.0 - alpha / 2.0)).ceil() as usize).clamp(1, d) - 1;
+                // The j-th smallest rank (1-based) over all draws.
+                let nth = |j: u64| -> u32 {
+                    let mut seen = 0u64;
+                    for (i, &c) in hist.iter().enumerate() {
+                        seen += u64::from(c);
+                        if seen >= j {
+                            return u32::try_from(i + 1).unwrap_or(u32::MAX);
+                        }
+                    }
+                    u32::try_from(hist.len()).unwrap_or(u32::MAX)
+                };
+                let df = d as f64;
+                let lo_j = ((df * alpha / 2.0).ceil() as u64).clamp(1, d);
+                let hi_j = ((df * (1.0 - alpha / 2.0)).ceil() as u64).clamp(1, d);
                 let share = |hits: Option<&BTreeMap<u32, u32>>, ks: &BTreeSet<u32>| {
                     ks.iter()
                         .map(|k| {
                             let h = hits.and_then(|m| m.get(k)).copied().unwrap_or(0);
-                            (*k, f64::from(h) / d as f64)
+                            (*k, f64::from(h) / df)
                         })
                         .collect()
                 };
                 Some(SimStats {
-                    rank_low: rs.get(lo_i).copied().unwrap_or(1),
-                    rank_high: rs.get(hi_i).copied().unwrap_or(1),
+                    rank_low: nth(lo_j),
+                    rank_high: nth(hi_j),
                     p_top: share(top_hits.get(u), &tops),
                     p_bottom: share(bottom_hits.get(u), &bottoms),
                 })
