@@ -172,6 +172,12 @@ pub enum MissingApplied {
         /// True when no peer in the unit's group had a value, so all units were used.
         fallback_all_units: bool,
     },
+    /// Imputed from the unit's own values in the same group.
+    UnitGroupMean {
+        /// How many of the unit's values were averaged; 0 means none, so the
+        /// indicator was re-weighted away instead.
+        values: u32,
+    },
     /// Imputed as the worst observed normalised value.
     WorstObserved,
 }

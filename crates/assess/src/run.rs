@@ -226,6 +226,11 @@ impl<'a> Model<'a> {
                         }
                     }
                 }
+                // Filled in row by row once every column is known (see `impute_rows`).
+                (None, MissingTreatment::UnitGroupMean) => Cell {
+                    n: None,
+                    missing: Some(MissingApplied::UnitGroupMean { values: 0 }),
+                },
                 // Exclusion happened before normalisation; re-weighting is the remaining case.
                 (None, _) => Cell {
                     n: None,
@@ -252,7 +257,38 @@ impl<'a> Model<'a> {
                 }
             }
         }
+        self.impute_rows(&mut by_unit);
         Ok(by_unit)
+    }
+
+    /// Fills `unit_group_mean` cells from the unit's own observed values in the group.
+    pub fn impute_rows(&self, cells: &mut [Vec<Cell>]) {
+        for row in cells.iter_mut() {
+            for col in 0..row.len() {
+                let wanted = matches!(
+                    row.get(col).and_then(|c| c.missing.as_ref()),
+                    Some(MissingApplied::UnitGroupMean { .. })
+                );
+                let Some(&(_, g)) = self.ind.get(col) else {
+                    continue;
+                };
+                if !wanted {
+                    continue;
+                }
+                let own: Vec<f64> = row
+                    .iter()
+                    .zip(&self.ind)
+                    .filter(|(c, (_, h))| *h == g && c.missing.is_none())
+                    .filter_map(|(c, _)| c.n)
+                    .collect();
+                if let Some(cell) = row.get_mut(col) {
+                    cell.n = (!own.is_empty()).then(|| own.iter().sum::<f64>() / own.len() as f64);
+                    cell.missing = Some(MissingApplied::UnitGroupMean {
+                        values: u32::try_from(own.len()).unwrap_or(u32::MAX),
+                    });
+                }
+            }
+        }
     }
 
     /// Group weights and indicator weights as declared in the scheme.
@@ -595,6 +631,10 @@ impl Model<'_> {
         let mut top_hits: Vec<BTreeMap<u32, u32>> = vec![BTreeMap::new(); n];
         let mut bottom_hits: Vec<BTreeMap<u32, u32>> = vec![BTreeMap::new(); n];
         let mut cells = eval.cells.clone();
+        let has_unit_group_mean = self
+            .ind
+            .iter()
+            .any(|(i, _)| i.missing == MissingTreatment::UnitGroupMean);
         for _ in 0..draws {
             for &c in &cols {
                 let raw: Vec<Option<f64>> = self
@@ -619,6 +659,9 @@ impl Model<'_> {
                         *slot = cell;
                     }
                 }
+            }
+            if has_unit_group_mean {
+                self.impute_rows(&mut cells);
             }
             let basis: Vec<Option<f64>> = (0..n)
                 .map(|u| {

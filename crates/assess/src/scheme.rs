@@ -133,6 +133,9 @@ pub enum MissingTreatment {
     /// Impute the mean normalised value of the units in the same peer group (e.g. the
     /// county) that have a value; all units when there is no peer with a value.
     PeerGroupMean,
+    /// Impute the mean of the unit's own observed normalised values on the other
+    /// indicators of the same group (unweighted); with none, fall back to re-weighting.
+    UnitGroupMean,
     /// Impute the worst normalised value observed among included units.
     WorstObserved,
     /// Leave the unit out of the ranking altogether (listed with the reason).
@@ -143,6 +146,7 @@ impl MissingTreatment {
     const NAMES: &'static [&'static str] = &[
         "group_reweight",
         "peer_group_mean",
+        "unit_group_mean",
         "worst_observed",
         "exclude_unit",
     ];
@@ -151,6 +155,7 @@ impl MissingTreatment {
         match s {
             "group_reweight" => Some(Self::GroupReweight),
             "peer_group_mean" => Some(Self::PeerGroupMean),
+            "unit_group_mean" => Some(Self::UnitGroupMean),
             "worst_observed" => Some(Self::WorstObserved),
             "exclude_unit" => Some(Self::ExcludeUnit),
             _ => None,

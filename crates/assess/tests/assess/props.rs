@@ -46,7 +46,7 @@ source = "team.z"
 weight = 0.4
 direction = "lower"
 normalisation = "min_max"
-missing = "worst_observed"
+missing = "unit_group_mean"
 [[rule]]
 id = "merit"
 outcome = "merit"

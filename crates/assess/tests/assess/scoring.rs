@@ -302,6 +302,39 @@ fn missing_peer_group_mean_and_fallback() {
 }
 
 #[test]
+fn missing_unit_group_mean_and_fallback() {
+    // M lacks p; its own observed value in g1 is q = 60 → p imputed 0.6.
+    // M = 100 (0.25·0.6 + 0.25·0.6 + 0.5·0.2) = 40.
+    // N lacks p and q: nothing of its own in g1 → p re-weighted (values 0), q re-weighted,
+    // g2 takes everything → N = r = 30.
+    let s = missing_scheme("unit_group_mean", R_IDENTITY);
+    let r = run(
+        &s,
+        &input(vec![
+            unit("A", &[("p", 10.0), ("q", 10.0), ("r", 10.0)]),
+            unit("M", &[("q", 60.0), ("r", 20.0)]),
+            unit("N", &[("r", 30.0)]),
+        ]),
+    )
+    .expect("run");
+    let m = r.unit("M").expect("M");
+    assert!(close(m.score, 40.0));
+    assert_eq!(
+        m.indicators[0].missing,
+        Some(MissingApplied::UnitGroupMean { values: 1 })
+    );
+    assert_eq!(m.indicators[0].normalised, Some(0.6));
+    let n = r.unit("N").expect("N");
+    assert!(close(n.score, 30.0));
+    assert_eq!(
+        n.indicators[0].missing,
+        Some(MissingApplied::UnitGroupMean { values: 0 })
+    );
+    assert_eq!(n.indicators[0].normalised, None);
+    assert!(close(n.groups[1].applied_weight, 1.0));
+}
+
+#[test]
 fn missing_exclude_unit_leaves_normalisation_to_the_rest() {
     // r is min_max. M lacks p (exclude_unit) and has r = 1000; excluded before
     // normalisation, so A (r 0) and B (r 10) normalise to 0 and 1 on r alone.
