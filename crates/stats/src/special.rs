@@ -60,10 +60,15 @@ pub fn ln_beta(a: f64, b: f64) -> f64 {
 /// directly in the region where it is accurate (series below a + 1, continued fraction
 /// above), so small tail values keep their relative precision.
 pub fn inc_gamma_pq(a: f64, x: f64) -> (f64, f64) {
+    inc_gamma_pq_with(a, x, ln_gamma(a))
+}
+
+/// [`inc_gamma_pq`] with ln Γ(a) supplied, for callers that fix `a`.
+fn inc_gamma_pq_with(a: f64, x: f64, ln_gamma_a: f64) -> (f64, f64) {
     if x <= 0.0 {
         return (0.0, 1.0);
     }
-    let log_front = a * x.ln() - x - ln_gamma(a);
+    let log_front = a * x.ln() - x - ln_gamma_a;
     if x < a + 1.0 {
         let mut term = 1.0 / a;
         let mut sum = term;
@@ -243,8 +248,64 @@ pub fn normal_cdf(x: f64) -> f64 {
     if x.is_nan() {
         return 0.5;
     }
-    let (p, q) = inc_gamma_pq(0.5, 0.5 * x * x);
+    // ln Γ(1/2) = ln √π.
+    let (p, q) = inc_gamma_pq_with(0.5, 0.5 * x * x, 0.5 * PI.ln());
     if x < 0.0 { 0.5 * q } else { 0.5 + 0.5 * p }
+}
+
+/// Grid step of the table behind [`normal_cdf_abs`].
+const PHI_STEP: f64 = 1.0 / 16.0;
+/// Grid points on each side of zero: the table spans ±8.5.
+const PHI_HALF: usize = 136;
+
+fn phi_table() -> &'static [f64] {
+    static TABLE: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0..=2 * PHI_HALF)
+            .map(|k| normal_cdf((k as f64 - PHI_HALF as f64) * PHI_STEP))
+            .collect()
+    })
+}
+
+/// Φ(x) to about 1e-15 *absolute* accuracy, several times faster than [`normal_cdf`]:
+/// Φ at the nearest point a of a 1/16 grid (tabulated once with [`normal_cdf`]) plus
+/// the Taylor series Φ(a + h) = Φ(a) + φ(a) Σ_{n≥1} (−1)^{n−1} He_{n−1}(a) hⁿ/n!, with
+/// |h| ≤ 1/32 and 14 terms. Meant for integrands; tails beyond |x| = 8.3 are returned
+/// as 0 or 1 (true value below 6e-17). Use [`normal_cdf`] when a small tail
+/// probability needs relative precision.
+pub fn normal_cdf_abs(x: f64) -> f64 {
+    if x.is_nan() {
+        return 0.5;
+    }
+    if x > 8.3 {
+        return 1.0;
+    }
+    if x < -8.3 {
+        return 0.0;
+    }
+    let k = (x / PHI_STEP).round();
+    let a = k * PHI_STEP;
+    let h = x - a;
+    let idx = (k + PHI_HALF as f64) as usize;
+    let base = phi_table()
+        .get(idx)
+        .copied()
+        .unwrap_or_else(|| normal_cdf(a));
+    // Σ_{n≥1} (−1)^{n−1} He_{n−1}(a) hⁿ/n!, Hermite polynomials by recurrence.
+    let (mut he_prev, mut he) = (0.0, 1.0); // He_{-1} unused, He_0 = 1
+    let mut coef = h; // hⁿ/n! at n = 1
+    let mut sign = 1.0;
+    let mut sum = 0.0;
+    for n in 1..=14 {
+        sum += sign * he * coef;
+        // Advance to He_n and h^{n+1}/(n+1)!.
+        let next = a * he - (n as f64 - 1.0) * he_prev;
+        he_prev = he;
+        he = next;
+        coef *= h / (n as f64 + 1.0);
+        sign = -sign;
+    }
+    (base + normal_pdf(a) * sum).clamp(0.0, 1.0)
 }
 
 /// Upper tail 1 - Φ(x) with full relative precision for large x.

@@ -39,3 +39,14 @@ fn special_functions_match_r() {
     }
     assert!(checked > 100, "only {checked} special values checked");
 }
+
+#[test]
+fn fast_normal_cdf_matches_accurate_one() {
+    use minyi_stats::special::normal_cdf_abs;
+    let mut worst: f64 = 0.0;
+    for i in -20_000..=20_000 {
+        let x = f64::from(i) * 0.000_45 + 0.000_013;
+        worst = worst.max((normal_cdf_abs(x) - normal_cdf(x)).abs());
+    }
+    assert!(worst < 2e-15, "largest absolute difference {worst:e}");
+}
