@@ -399,6 +399,14 @@ fn slot(rng: &mut impl Rng, out: &mut String, key: &str, cx: &Cx) {
         "久" => out.push_str(pick(rng, DURATIONS)),
         "点" => out.push_str(pick(rng, HOURS)),
         "钱" => push_money(rng, out),
+        "小钱" => {
+            if rng.random_bool(0.5) {
+                let _ = write!(out, "{}块钱", rng.random_range(5..90u32) * 10);
+            } else {
+                push_cn_number(out, rng.random_range(2..10));
+                out.push_str("百多块");
+            }
+        }
         "大钱" => push_big_money(rng, out),
         "几" => out.push_str(pick(rng, COUNTS)),
         "岁" => {
@@ -1510,7 +1518,7 @@ const VEHICLE_ADMIN: &[Topic] = &[
         urgent: false,
         dept: None,
         says: &[
-            "车管所门口有黄牛，说给{钱}就能不排队",
+            "车管所门口有黄牛，说给{小钱}就能不排队",
             "{我}报的驾校收了{钱}，{久}了都不安排考试",
             "驾校教练每次练车都要{我们}给他买烟，不买就不好好教",
             "{我}自己去车管所办要排一天，找门口的代办给{钱}马上就办好了，这里面肯定有问题",
@@ -1597,7 +1605,7 @@ const VEHICLE_ADMIN: &[Topic] = &[
             "给{我}解释一下",
             "想办法让{我们}少跑几趟",
             "查一查",
-            "在网上也能办就好了",
+            "开通网上办理",
         ],
         short: &[
             "年检这里不合格换个地方就合格",
@@ -2558,7 +2566,7 @@ const NON_POLICE: &[Topic] = &[
             "{处}那个诊所没有执照，还在给人打吊针",
         ],
         more: &[
-            "一个感冒开了{钱}的药",
+            "一个感冒开了{小钱}的药",
             "去问他们还不承认",
             "村里老人多，看病太不方便了",
             "出了事谁来负责",
@@ -2662,7 +2670,7 @@ const NON_POLICE: &[Topic] = &[
         dept: Some(D::Education),
         says: &[
             "{村}小学撤了以后，娃娃每天要走一个多小时山路去上学",
-            "学校让家长交{钱}的资料费，也不开收据",
+            "学校让家长交{小钱}的资料费，也不开收据",
             "{我家}娃娃在学校被同学欺负，学校老师说是小孩子闹着玩",
             "校外培训班收了学费以后老板跑了",
         ],
@@ -3163,7 +3171,9 @@ const TYPOS: &[(&str, &str)] = &[
     ("得很", "的很"),
     ("得太", "的太"),
     ("耐心地", "耐心的"),
-    ("一下", "一哈"),
+    ("查一下", "查一哈"),
+    ("问一下", "问一哈"),
+    ("看一下", "看一哈"),
     ("账户", "帐户"),
     ("反映", "反应"),
     ("一直", "一致"),
@@ -3309,8 +3319,18 @@ fn ask(rng: &mut impl Rng, out: &mut String, t: &Topic, cx: &Cx) {
     expand_pick(rng, out, prefix, cx);
     expand_pick(rng, out, t.asks, cx);
     if cx.voice == Voice::First && !t.urgent && rng.random_bool(0.25) {
-        out.push_str(pick(rng, &["，谢谢", "，谢谢了", "，麻烦了", "，拜托了"]));
+        let thanks = pick(rng, &["，谢谢", "，谢谢了", "，麻烦了", "，拜托了"]);
+        if !already_polite(out, thanks) {
+            out.push_str(thanks);
+        }
     }
+}
+
+/// Whether `out` already says the thanks or apology that `next` would add again.
+fn already_polite(out: &str, next: &str) -> bool {
+    ["麻烦", "谢谢", "拜托", "打扰"]
+        .iter()
+        .any(|w| next.contains(w) && out.contains(w))
 }
 
 /// Ends the text: "！" for urgent or angry first-person texts, "。" otherwise.
@@ -3468,7 +3488,10 @@ fn letter(
     ask(rng, out, t, cx);
     finish(rng, out, t, cx);
     if long || (!t.urgent && rng.random_bool(0.3)) {
-        expand_pick(rng, out, LETTER_CLOSE, cx);
+        let close = pick(rng, LETTER_CLOSE);
+        if !already_polite(out, close) {
+            expand(rng, out, close, cx);
+        }
     }
     mixed
 }
@@ -3503,7 +3526,10 @@ fn hotline_dialog(
     if t.urgent {
         expand_pick(rng, out, HOT_CLOSE_URGENT, cx);
     } else if rng.random_bool(0.6) {
-        expand_pick(rng, out, HOT_CLOSE, cx);
+        let close = pick(rng, HOT_CLOSE);
+        if !already_polite(out, close) {
+            out.push_str(close);
+        }
     }
     mixed
 }
@@ -3841,18 +3867,17 @@ const CALL_POLICE: &[&str] = &[
     "有一名醉酒男子躺在{处}",
     "其家中被盗，门锁被撬，丢失现金{钱}",
     "有人在{处}聚众赌博",
-    "其手机在{处}被抢",
+    "其手机在{处}被抢，嫌疑人骑摩托车逃离",
     "一名女子在{处}欲轻生",
     "其与他人发生纠纷，对方扬言要报复",
     "有车辆堵住其家门口，无法出行",
-    "其在{处}被人殴打，头部出血",
+    "其在{处}被人殴打，头部出血，嫌疑人已逃离",
     "{处}有人吸毒",
     "其{畜}被盗",
 ];
 const CALL_SUFFIX_POLICE: &[&str] = &[
     "，请求出警",
     "，要求民警到场处理",
-    "，嫌疑人已逃离",
     "，现场情绪激动",
     "",
     "",
@@ -3883,9 +3908,9 @@ fn call_texts(d: DepartmentKind) -> &'static [&'static str] {
             "村里征地补偿分配不公",
         ],
         D::Petition => &[
-            "要求反映其多年未解决的征地补偿问题",
-            "要求见县领导反映问题，情绪激动",
-            "对低保被取消不满，要求上访",
+            "其征地补偿问题多年未解决，要求当面反映",
+            "其要求见县领导，情绪激动",
+            "其对低保被取消不满，扬言要去上访",
         ],
         D::Health => &[
             "卫生院医生态度差，收费不合理",
