@@ -829,7 +829,7 @@ const CASE_PROGRESS: &[Topic] = &[
         short: &[
             "案子移送检察院了，我还要做啥",
             "对方要私了，案子还查不查",
-            "伤情鉴定在哪做",
+            "伤情鉴定要到哪里去做",
         ],
     },
     Topic {
@@ -999,9 +999,9 @@ const PUBLIC_ORDER: &[Topic] = &[
         ],
         asks: &["查一查", "依法处理", "把这些人清理掉", "对出租房加强管理"],
         short: &[
-            "{乡}有人搞传销",
+            "{乡}有人搞传销，管一下",
             "{处}足疗店不正经，查查",
-            "有人卖管制刀具",
+            "{处}有人摆摊卖管制刀具",
             "{村}有人私藏火药枪",
         ],
     },
@@ -1578,7 +1578,7 @@ const VEHICLE_ADMIN: &[Topic] = &[
         ],
         asks: &["答复一下", "告诉{我}一下流程"],
         short: &[
-            "驾照到期在哪换",
+            "驾照快到期了在哪里换",
             "摩托车上牌要啥材料",
             "行驶证丢了咋个补",
             "外地车能在{县}年检吗",
@@ -1611,7 +1611,7 @@ const VEHICLE_ADMIN: &[Topic] = &[
             "年检这里不合格换个地方就合格",
             "上牌跑了{几}个地方",
             "车不是我开的也扣我的分",
-            "自助机老是坏",
+            "车管所的自助机老是坏",
         ],
     },
 ];
@@ -1673,7 +1673,7 @@ const HOUSEHOLD: &[Topic] = &[
         asks: &["答复一下", "告诉{我}一下怎么办"],
         short: &[
             "身份证丢了补办要多久",
-            "居住证要啥材料",
+            "办居住证要带啥材料",
             "老人走不动，能上门办身份证吗",
             "出生证名字错了咋个上户口",
         ],
@@ -1746,7 +1746,7 @@ const HOUSEHOLD: &[Topic] = &[
         short: &[
             "老人去世户口咋个注销",
             "买房了户口能迁吗",
-            "分户要啥条件",
+            "想分户，要啥条件",
             "临时身份证当天能拿吗",
         ],
     },
@@ -1806,7 +1806,7 @@ const EXIT_ENTRY: &[Topic] = &[
         ],
         asks: &["告诉{我}一下流程", "答复一下"],
         short: &[
-            "办护照要啥材料",
+            "办护照要准备啥材料",
             "边境通行证在哪办",
             "缅甸媳妇签证续签去哪里",
             "港澳通行证能加急吗",
@@ -1838,7 +1838,7 @@ const EXIT_ENTRY: &[Topic] = &[
         short: &[
             "出入境窗口排队太久",
             "护照{久}了还没寄到",
-            "照相收费太贵",
+            "出入境窗口旁边照相收费太贵",
             "通行证被退回也不说原因",
         ],
     },
@@ -2008,7 +2008,7 @@ const CONDUCT: &[Topic] = &[
         short: &[
             "民警上班时间喝酒打牌，管不管",
             "警车接娃娃放学，公车私用",
-            "辅警罚款不开票",
+            "辅警在路上罚款不开票",
             "{所}下午五点就关门了",
         ],
     },
@@ -2040,7 +2040,7 @@ const CONDUCT: &[Topic] = &[
         short: &[
             "联系牌上的电话是空号",
             "所长电话一直打不通",
-            "扣车不给手续",
+            "民警扣车不给任何手续",
             "民警看不起农村人",
         ],
     },
@@ -2373,7 +2373,11 @@ const SUGGESTION: &[Topic] = &[
             "钱的问题村里也可以出一点",
         ],
         asks: &["考虑一下", "研究一下"],
-        short: &["建议{村}装监控", "建议晚上多巡逻", "建议恢复治保会"],
+        short: &[
+            "建议在{村}路口装监控",
+            "建议晚上多派人巡逻",
+            "建议村里恢复治保会",
+        ],
     },
     Topic {
         sent: NEU,
@@ -2395,10 +2399,10 @@ const SUGGESTION: &[Topic] = &[
         ],
         asks: &["考虑一下", "采纳"],
         short: &[
-            "建议中午不休息",
-            "建议网上预约",
-            "材料清单贴门口",
-            "建议周末开窗口",
+            "建议户籍窗口中午不休息",
+            "建议办身份证可以网上预约",
+            "办事的材料清单贴在门口",
+            "建议周末也开一个窗口",
         ],
     },
     Topic {
@@ -2419,7 +2423,11 @@ const SUGGESTION: &[Topic] = &[
             "{我}觉得这个很重要",
         ],
         asks: &["考虑一下", "研究一下", "多听听群众的意见"],
-        short: &["建议公布所长电话", "破案了告诉受害人一声", "反诈宣传多下乡"],
+        short: &[
+            "建议公布所长电话",
+            "破案了告诉受害人一声",
+            "反诈宣传多到乡下来",
+        ],
     },
     Topic {
         sent: NEU,
@@ -2440,9 +2448,9 @@ const SUGGESTION: &[Topic] = &[
         asks: &["考虑一下", "研究一下"],
         short: &[
             "建议公布社区民警电话",
-            "建议开通公众号",
+            "建议派出所开通公众号",
             "110要听得懂本地话",
-            "学校周边多巡逻",
+            "放学时学校周边多巡逻",
         ],
     },
     Topic {
@@ -2503,7 +2511,7 @@ const NON_POLICE: &[Topic] = &[
         ],
         short: &[
             "{村}有人违建占路",
-            "物业不管漏水",
+            "楼道漏水物业不管",
             "工地半夜施工太吵",
             "楼盘延期交房{久}了",
         ],
@@ -2528,7 +2536,7 @@ const NON_POLICE: &[Topic] = &[
         short: &[
             "和邻居地界纠纷，要打起来了",
             "有人在我家承包地挖沙",
-            "林地被人占了",
+            "我家林地被隔壁村的人占了",
         ],
     },
     Topic {
@@ -2573,10 +2581,10 @@ const NON_POLICE: &[Topic] = &[
         ],
         asks: &["查一查", "管一管", "给{我们}派个医生"],
         short: &[
-            "卫生院乱收费",
-            "诊所乱开药",
+            "{乡}卫生院乱收费",
+            "村里诊所乱开药，吃出问题了",
             "{村}卫生室老是没人",
-            "{处}有黑诊所",
+            "{处}有个黑诊所在打吊针",
         ],
     },
     Topic {
@@ -2659,8 +2667,8 @@ const NON_POLICE: &[Topic] = &[
         asks: &["查一查这家店", "让商家赔偿", "管一管"],
         short: &[
             "{处}超市卖过期食品",
-            "吃了米线拉肚子",
-            "菜市场缺斤少两",
+            "在{处}吃了米线一家人拉肚子",
+            "菜市场有人缺斤少两",
             "小卖部卖三无食品",
         ],
     },
@@ -2681,7 +2689,7 @@ const NON_POLICE: &[Topic] = &[
         ],
         asks: &["督促学校处理", "帮忙协调一下", "查一查"],
         short: &[
-            "学校乱收费",
+            "学校乱收资料费，不开收据",
             "娃娃在学校被欺负，老师不管",
             "培训班老板卷钱跑了",
         ],
@@ -2698,7 +2706,11 @@ const NON_POLICE: &[Topic] = &[
         ],
         more: &["不晓得该找哪个部门", "村委会说没钱", "说了好几次都没人管"],
         asks: &["帮忙转给有关部门", "尽快处理"],
-        short: &["{村}路灯坏了没人修", "村口垃圾没人拉", "{处}流浪狗咬人"],
+        short: &[
+            "{村}路灯坏了没人修",
+            "村口垃圾堆了一个星期没人拉",
+            "{处}流浪狗咬人，没人管",
+        ],
     },
 ];
 
@@ -2748,7 +2760,7 @@ const OTHER: &[Topic] = &[
             "测评电话太多了，烦",
             "{所}门口没地方停车",
             "办事指南贴太高，老人看不到",
-            "{所}电话老占线",
+            "{所}电话老占线，打不进去",
         ],
     },
     Topic {
@@ -3197,12 +3209,12 @@ const TRADITIONAL: &[(char, char)] = &[
     ('谢', '謝'),
     ('为', '為'),
     ('报', '報'),
-    ('警', '警'),
+    ('让', '讓'),
     ('钱', '錢'),
     ('车', '車'),
     ('门', '門'),
-    ('们', '們'),
-    ('里', '裡'),
+    ('东', '東'),
+    ('种', '種'),
     ('骗', '騙'),
     ('见', '見'),
     ('来', '來'),
@@ -4289,5 +4301,91 @@ mod tests {
             s.push(' ');
         }
         assert_eq!(s, "一 两 十 十二 二十 二十二 三十五 九十九 ");
+    }
+
+    /// Every fragment of every sub-topic: known slots only, balanced braces, terse
+    /// forms long enough to read, departments exactly on non-police topics.
+    #[test]
+    fn fragments_are_well_formed() {
+        const KNOWN: &[&str] = &[
+            "村", "乡", "县", "县简", "我", "我家", "我们", "你们", "姓", "时", "久", "点", "钱",
+            "小钱", "大钱", "几", "岁", "日期", "号", "牌", "处", "物", "畜", "车", "亲", "娃",
+            "警", "所", "窗", "软件", "部门",
+        ];
+        let check = |frag: &str| {
+            let mut rest = frag;
+            while let Some(i) = rest.find('{') {
+                let after = &rest[i + 1..];
+                let j = after
+                    .find('}')
+                    .unwrap_or_else(|| panic!("unclosed: {frag}"));
+                let key = &after[..j];
+                assert!(KNOWN.contains(&key), "unknown slot {{{key}}} in {frag}");
+                rest = &after[j + 1..];
+            }
+            assert!(!rest.contains('}'), "stray brace: {frag}");
+        };
+        for &c in Category::ALL {
+            for t in topics(c) {
+                assert!(
+                    !t.says.is_empty()
+                        && !t.more.is_empty()
+                        && !t.asks.is_empty()
+                        && !t.short.is_empty()
+                );
+                assert_eq!(t.dept.is_some(), c == Category::NonPolice);
+                for f in t.says.iter().chain(t.more).chain(t.asks).chain(t.short) {
+                    check(f);
+                }
+                for f in t.short {
+                    // Each slot prints at least two characters.
+                    let mut plain = 0;
+                    let mut inside = false;
+                    for ch in f.chars() {
+                        match ch {
+                            '{' => {
+                                inside = true;
+                                plain += 2;
+                            }
+                            '}' => inside = false,
+                            _ if !inside => plain += 1,
+                            _ => {}
+                        }
+                    }
+                    assert!(plain >= 8, "short form too short: {f}");
+                }
+            }
+        }
+        for list in [
+            SPOTS,
+            KIN,
+            CHILDREN,
+            STATIONS,
+            TIMES,
+            LETTER_INTRO,
+            LETTER_CLOSE,
+            VISIT_HEAD,
+            FORUM_HEAD,
+            GRID_HEAD,
+            CALLBACK_HEAD,
+            HOTLINE_HEAD,
+            NOTE_DEPT,
+            CALL_POLICE,
+        ] {
+            for f in list {
+                check(f);
+            }
+        }
+    }
+
+    #[test]
+    fn traditional_variant_keeps_the_text() {
+        let t = traditional("这个事情还没有人来处理，我们都说了好几次");
+        assert_eq!(t, "這個事情還沒有人來處理，我們都說了好几次");
+        assert_eq!(char_len(&t), 20);
+        let typo_free = "测试文本";
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        assert_eq!(typo(&mut rng, typo_free.to_string()), typo_free);
+        assert_eq!(typo(&mut rng, "已经说过了".to_string()), "以经说过了");
     }
 }
