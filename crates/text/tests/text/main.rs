@@ -424,3 +424,24 @@ fn one_event_in_different_words_clusters_by_area_and_day() {
     let c = dedup::cluster(&items, &DedupConfig::default());
     assert_eq!(c.groups, vec![vec![0, 1], vec![2], vec![3]]);
 }
+
+#[test]
+fn classifier_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Classifier>();
+    assert_send_sync::<Model>();
+    let c = &shared().classifier;
+    let texts = ["护照丢了怎么补办", "楼下烧烤太吵了"];
+    let expected = c.classify_batch(&texts);
+    let got = std::thread::scope(|s| {
+        let handles: Vec<_> = texts
+            .iter()
+            .map(|t| s.spawn(move || c.classify(t)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| panic!("thread")))
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(got, expected);
+}
