@@ -12,6 +12,7 @@ pub mod intervals;
 pub mod ranks;
 pub mod sae;
 pub mod scan;
+pub mod scoring;
 pub mod special;
 pub mod survey;
 pub mod trend;

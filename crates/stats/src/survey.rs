@@ -134,6 +134,28 @@ pub struct MeanEstimate {
     pub deff_replace: Option<f64>,
 }
 
+impl MeanEstimate {
+    /// Symmetric interval estimate ± q·se, with q the t quantile on the design degrees
+    /// of freedom (`use_t`) or the normal quantile (R's `confint` default). Errors when
+    /// t is asked for and the design has no degrees of freedom.
+    pub fn interval(&self, level: f64, use_t: bool) -> Result<(f64, f64), InputError> {
+        check_level(level)?;
+        let p = 1.0 - (1.0 - level) / 2.0;
+        let q = if use_t {
+            if self.df <= 0 {
+                return Err(InputError::OutOfRange {
+                    name: "df",
+                    detail: "design degrees of freedom must be positive",
+                });
+            }
+            crate::special::t_quantile(p, self.df as f64)
+        } else {
+            crate::special::normal_quantile(p)
+        };
+        Ok((self.estimate - q * self.se, self.estimate + q * self.se))
+    }
+}
+
 /// A design-based proportion with interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct PropEstimate {

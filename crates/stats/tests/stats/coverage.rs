@@ -25,7 +25,7 @@ fn in_band(name: &str, hits: usize, reps: usize) {
 #[test]
 fn recommended_unweighted_interval_covers_95() {
     assert_eq!(recommended_method(false), PropCiMethod::Wilson);
-    let mut rng = ChaCha8Rng::seed_from_u64(2026_11_26);
+    let mut rng = ChaCha8Rng::seed_from_u64(20_261_126);
     let mut hits = 0;
     for _ in 0..REPS {
         let n: u64 = rng.random_range(100..=400);
@@ -46,7 +46,7 @@ fn recommended_unweighted_interval_covers_95() {
 fn recommended_weighted_interval_covers_95() {
     let method = recommended_method(true);
     assert_eq!(method, PropCiMethod::Logit);
-    let mut rng = ChaCha8Rng::seed_from_u64(7_2026);
+    let mut rng = ChaCha8Rng::seed_from_u64(72_026);
     let mut hits = 0;
     let mut kg_hits = 0;
     let pop = 20_000.0;

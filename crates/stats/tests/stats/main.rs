@@ -8,6 +8,7 @@ mod fixtures;
 mod intervals_r;
 mod ranks_r;
 mod sae_r;
+mod scoring;
 mod special_r;
 mod survey_props;
 mod survey_r;
