@@ -1,1 +1,226 @@
-fn main() {}
+//! The `minyi` command: serve, demo, units, bench. A thin front door: it parses
+//! arguments, opens the app, calls a use case and prints the result.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use minyi_app::{App, Config};
+
+mod bench;
+
+#[derive(Parser)]
+#[command(
+    name = "minyi",
+    version,
+    about = "民意引领警务平台 — public-opinion-led policing"
+)]
+struct Cli {
+    /// Where minyi keeps its SQLite database, keys and logs.
+    #[arg(
+        long,
+        global = true,
+        env = "MINYI_DATA_DIR",
+        default_value = "minyi-data"
+    )]
+    data_dir: PathBuf,
+    /// sqlite://PATH or postgres://USER@HOST/DB (default: minyi.db in the data directory).
+    #[arg(long, global = true, env = "MINYI_DATABASE_URL")]
+    database_url: Option<String>,
+    /// A configuration file (default: minyi.toml in the data directory, if present).
+    #[arg(long, global = true, env = "MINYI_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web interface and API.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Fill an empty store with the synthetic demo city on first start.
+        #[arg(long)]
+        demo: bool,
+        /// Seed for --demo.
+        #[arg(long, default_value_t = 2014)]
+        seed: u64,
+    },
+    /// Generate the synthetic demo city into an empty store and print what was made.
+    Demo {
+        #[arg(long, default_value_t = 2014)]
+        seed: u64,
+    },
+    /// Units of the organisation.
+    Units {
+        #[command(subcommand)]
+        command: UnitsCommand,
+    },
+    /// Check a working-day calendar file and print what it covers.
+    Calendar {
+        /// The calendar TOML file (see docs/formats.md).
+        file: PathBuf,
+    },
+    /// Benchmarks that print their same-run baseline and the ratio.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UnitsCommand {
+    /// One unit a line: code, kind, name, tab-separated.
+    List,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let mut config = Config::load(cli.data_dir.clone(), cli.config.as_deref(), &|k| {
+        std::env::var(k).ok()
+    })?;
+    if let Some(url) = &cli.database_url {
+        config.database_url = Some(url.clone());
+    }
+    Ok(config)
+}
+
+fn init_logging(filter: &str) {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| filter.to_owned());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Serve { listen, demo, seed } => {
+            let mut config = load_config(&cli)?;
+            if let Some(l) = listen {
+                config.listen = minyi_app::config::parse_listen(l)
+                    .map_err(|m| anyhow::anyhow!("--listen: {m}"))?;
+            }
+            init_logging(&config.log);
+            let app = App::open(config).await?;
+            if *demo {
+                if app.store.counts().await?.units == 0 {
+                    print_demo(&app, *seed).await?;
+                } else {
+                    println!("--demo: the store already has data, so nothing was generated.");
+                }
+            }
+            let listener = tokio::net::TcpListener::bind(app.config.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", app.config.listen))?;
+            let addr = listener.local_addr()?;
+            println!("minyi is serving {} at http://{addr}/", app.store.url());
+            println!(
+                "Open http://{addr}/ in a browser. Sign-in and roles are not built yet: every page is open \
+                 on this address, so keep it on 127.0.0.1 until accounts land."
+            );
+            minyi_web::serve(app, listener).await?;
+            Ok(())
+        }
+        Command::Demo { seed } => {
+            let config = load_config(&cli)?;
+            init_logging("warn");
+            let app = App::open(config).await?;
+            print_demo(&app, *seed).await
+        }
+        Command::Units {
+            command: UnitsCommand::List,
+        } => {
+            let config = load_config(&cli)?;
+            init_logging("warn");
+            let app = App::open(config).await?;
+            let mut out = String::new();
+            for u in app.store.units().await? {
+                out.push_str(&format!("{}\t{}\t{}\n", u.code, u.kind.code(), u.name));
+            }
+            print!("{out}");
+            Ok(())
+        }
+        Command::Calendar { file } => {
+            let calendar = minyi_app::load_calendar(Some(file))?;
+            println!("{}: {} holidays", file.display(), calendar.holidays().len());
+            for year in 2024..=2030 {
+                match calendar.coverage(year) {
+                    minyi_core::calendar::Coverage::Official { source } => {
+                        println!("{year}: official ({source})")
+                    }
+                    minyi_core::calendar::Coverage::WeekendsOnly => {
+                        println!("{year}: not covered — deadlines fall back to plain weekends")
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Bench { command } => {
+            init_logging("warn");
+            bench::run(command).await
+        }
+    }
+}
+
+async fn print_demo(app: &App, seed: u64) -> anyhow::Result<()> {
+    println!(
+        "Generating the synthetic demo city (seed {seed}) into {} …",
+        app.store.url()
+    );
+    let report = minyi_app::demo::load(app, seed, minyi_app::demo::full_volumes(), &|step| {
+        println!("  {step}")
+    })
+    .await?;
+    let c = &report.counts;
+    println!(
+        "Done in {:.1} s. Everything below is SYNTHETIC demo data (合成演示数据):",
+        report.seconds
+    );
+    println!("  units                {:>9}", c.units);
+    println!(
+        "  areas                {:>9}  (5 counties, 72 townships, 871 villages)",
+        c.areas
+    );
+    println!("  officers             {:>9}", c.officers);
+    println!(
+        "  opinions             {:>9}  ({} still open)",
+        c.opinions, c.open_opinions
+    );
+    println!("  opinion events       {:>9}", c.events);
+    println!("  window ratings       {:>9}", c.ratings);
+    println!(
+        "  110 incidents        {:>9}  ({} not police matters, {:.1}%)",
+        c.incidents,
+        c.non_police_incidents,
+        100.0 * c.non_police_incidents as f64 / c.incidents.max(1) as f64
+    );
+    println!("  cases                {:>9}", c.cases);
+    println!("  permit transactions  {:>9}", c.permits);
+    Ok(())
+}

@@ -5,6 +5,7 @@
 //! BIGINT ids and epoch-millisecond times, TEXT codes. This crate must not hold business
 //! rules (the lifecycle lives in `minyi-core`); it stores and fetches, transactionally.
 
+pub mod baseline;
 mod bulk;
 mod error;
 mod migrate;
@@ -22,7 +23,9 @@ pub use records::{Counts, EventRow, UnitActivity};
 pub use url::{Backend, DbUrl};
 
 use sqlx::AnyPool;
-use sqlx::any::AnyPoolOptions;
+use sqlx::ConnectOptions;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use std::str::FromStr;
 use std::time::Duration;
 
 /// The one handle to the database. Cheap to clone; share it.
@@ -74,7 +77,17 @@ impl Store {
                     Ok(())
                 })
             });
-        let pool = options.connect(&connect_url).await.map_err(|source| StoreError::Open {
+        // Statement logging is off: bulk statements are megabytes long, and SQL text with
+        // bound values never belongs in a log that may be read by others.
+        let connect_options = AnyConnectOptions::from_str(&connect_url)
+            .map_err(|source| StoreError::Open {
+                url: url.redacted(),
+                hint: "check the URL",
+                source,
+            })?
+            .log_statements(log::LevelFilter::Off)
+            .log_slow_statements(log::LevelFilter::Off, Duration::default());
+        let pool = options.connect_with(connect_options).await.map_err(|source| StoreError::Open {
             url: url.redacted(),
             hint: match backend {
                 Backend::Sqlite => "check that the file is a minyi database and the directory is writable",

@@ -150,6 +150,7 @@ impl Store {
         let mut base = 0;
         for chunk in opinions.chunks(chunk_rows(COLS.len())) {
             let sql = insert_sql(
+                self.backend(),
                 "opinions",
                 COLS,
                 chunk.len(),
@@ -189,7 +190,7 @@ impl Store {
             "to_state",
         ];
         for chunk in events.chunks(chunk_rows(event_cols.len())) {
-            let sql = insert_sql("events", &event_cols, chunk.len(), "");
+            let sql = insert_sql(self.backend(), "events", &event_cols, chunk.len(), "");
             let args = args_for(chunk, &|(id, at, state): &(
                 i64,
                 DateTime<Utc>,

@@ -272,7 +272,7 @@ impl Store {
             rows.push((unit_id, o));
         }
         insert_all(
-            self.pool(),
+            self,
             "officers",
             &["unit_id", "name", "role", "duty_phone", "synthetic"],
             &rows,

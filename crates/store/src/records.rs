@@ -53,7 +53,7 @@ impl Store {
     /// Appends events in one transaction.
     pub async fn insert_events(&self, events: &[NewEvent]) -> Result<u64> {
         insert_all(
-            self.pool(),
+            self,
             "events",
             &[
                 "subject",
@@ -111,7 +111,7 @@ impl Store {
     /// after a lost answer never counts a rating twice. Returns how many were new.
     pub async fn insert_ratings(&self, ratings: &[NewRating]) -> Result<u64> {
         insert_all(
-            self.pool(),
+            self,
             "ratings",
             &[
                 "window_id",
@@ -143,7 +143,7 @@ impl Store {
     /// Stores 110 incidents; an external id seen before is skipped.
     pub async fn insert_incidents(&self, incidents: &[NewIncident]) -> Result<u64> {
         insert_all(
-            self.pool(),
+            self,
             "incidents",
             &[
                 "external_id",
@@ -182,7 +182,7 @@ impl Store {
             c.check()?;
         }
         insert_all(
-            self.pool(),
+            self,
             "cases",
             &[
                 "external_id",
@@ -218,7 +218,7 @@ impl Store {
     /// Stores permit transactions; an external id seen before is skipped.
     pub async fn insert_permits(&self, permits: &[NewPermit]) -> Result<u64> {
         insert_all(
-            self.pool(),
+            self,
             "permits",
             &[
                 "external_id",

@@ -519,7 +519,13 @@ pub async fn records_idempotent_on_external_id(store: &Store, _db: &TestDb) {
         issued_at: Some(t(18, 9)),
         synthetic: true,
     };
-    assert_eq!(store.insert_permits(std::slice::from_ref(&permit)).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .insert_permits(std::slice::from_ref(&permit))
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(store.insert_permits(&[permit]).await.unwrap(), 0);
     let c = store.counts().await.unwrap();
     assert_eq!((c.incidents, c.non_police_incidents, c.permits), (2, 1, 1));

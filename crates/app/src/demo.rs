@@ -1,0 +1,271 @@
+//! Loading the synthetic demo city into an empty store.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use minyi_core::event::{NewEvent, SubjectKind};
+use minyi_core::opinion::{NewOpinion, OpinionState, OpinionText, TrackingCode, transition};
+use minyi_core::records::{NewCase, NewIncident, NewPermit, NewRating, RatingLevel, RatingScale};
+use minyi_core::taxonomy::Channel;
+use minyi_demo::activity::{DemoOpinion, Handler};
+use minyi_demo::city::DEPARTMENTS;
+use minyi_demo::{Volumes, default_period};
+use minyi_store::{Counts, InsertOutcome};
+
+use crate::{App, AppError, Result};
+
+/// Who the demo's events are attributed to.
+pub const DEMO_ACTOR: &str = "demo:synthetic";
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DemoReport {
+    pub seed: u64,
+    pub counts: Counts,
+    pub seconds: f64,
+}
+
+/// Generates the demo city from `seed` and writes it. Refuses a store that already has
+/// units: the demo never mixes invented data into real data.
+pub async fn load(
+    app: &App,
+    seed: u64,
+    volumes: Volumes,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<DemoReport> {
+    let started = Instant::now();
+    let store = &app.store;
+    if store.counts().await?.units > 0 {
+        return Err(AppError::Refused(format!(
+            "the database {} already has units; the demo loads only into an empty store (use a new --data-dir)",
+            store.url()
+        )));
+    }
+    progress("generating the synthetic city");
+    let period = default_period();
+    let (city, activity) = minyi_demo::generate(seed, &app.calendar, &period, volumes);
+
+    progress("writing units, areas and officers");
+    store.insert_units(&city.units).await?;
+    store.insert_areas(&city.areas).await?;
+    store.insert_officers(&city.officers).await?;
+    let unit_ids: HashMap<String, i64> = store
+        .units()
+        .await?
+        .into_iter()
+        .map(|u| (u.code.to_string(), u.id))
+        .collect();
+    let area_ids: HashMap<String, i64> = store
+        .areas()
+        .await?
+        .into_iter()
+        .map(|a| (a.code.to_string(), a.id))
+        .collect();
+    let id_of = |code: &str| unit_ids.get(code).copied();
+    let station_id = |i: usize| city.stations.get(i).and_then(|s| id_of(s.code.as_str()));
+    let village_id = |s: usize, v: usize| {
+        city.stations
+            .get(s)
+            .and_then(|st| st.villages.get(v))
+            .and_then(|(c, _, _)| area_ids.get(c.as_str()).copied())
+    };
+    let dept_id = |k| {
+        DEPARTMENTS
+            .iter()
+            .find(|d| d.0 == k)
+            .and_then(|d| id_of(d.1))
+    };
+
+    progress("writing opinions and their histories");
+    let handler_id = |o: &DemoOpinion| match o.handler {
+        Handler::Station(s) => station_id(s),
+        Handler::County(_) => city
+            .stations
+            .get(o.station)
+            .and_then(|s| id_of(s.county_bureau.as_str())),
+        Handler::Department(k) => dept_id(k),
+    };
+    let mut rows = Vec::with_capacity(activity.opinions.len());
+    for o in &activity.opinions {
+        let state = o.state();
+        let text = OpinionText::parse(&o.draft.text)
+            .map_err(|e| AppError::Refused(format!("demo text: {e}")))?;
+        let handler = handler_id(o);
+        rows.push(NewOpinion {
+            tracking_code: TrackingCode::from_bits(o.tracking_bits),
+            client_key: None,
+            channel: o.channel,
+            text,
+            category: o.draft.category,
+            sentiment: o.draft.sentiment,
+            urgency: o.draft.urgency,
+            department: o.draft.department,
+            area_id: village_id(o.station, o.village),
+            unit_id: if matches!(o.handler, Handler::Department(_)) {
+                station_id(o.station)
+            } else {
+                handler
+            },
+            department_id: if matches!(o.handler, Handler::Department(_)) {
+                handler
+            } else {
+                None
+            },
+            state,
+            escalation: o.escalation,
+            key_opinion: o.key_opinion,
+            received_at: o.received_at,
+            due_at: Some(o.due_at),
+            closed_at: o.closed_at(),
+            verdict: o.verdict,
+            synthetic: true,
+        });
+    }
+    let mut outcomes = store.insert_opinions(&rows, DEMO_ACTOR).await?;
+    // A tracking code can collide (40 random bits); draw the next code and try again.
+    let mut tries = 0;
+    while outcomes.contains(&InsertOutcome::CodeTaken) && tries < 8 {
+        tries += 1;
+        let retry: Vec<usize> = (0..rows.len())
+            .filter(|&i| outcomes[i] == InsertOutcome::CodeTaken)
+            .collect();
+        let batch: Vec<NewOpinion> = retry
+            .iter()
+            .map(|&i| {
+                let bits = activity.opinions[i]
+                    .tracking_bits
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(tries);
+                NewOpinion {
+                    tracking_code: TrackingCode::from_bits(bits),
+                    ..rows[i].clone()
+                }
+            })
+            .collect();
+        for (k, out) in store
+            .insert_opinions(&batch, DEMO_ACTOR)
+            .await?
+            .into_iter()
+            .enumerate()
+        {
+            outcomes[retry[k]] = out;
+        }
+    }
+    let mut events = Vec::with_capacity(activity.opinions.len() * 7);
+    for (o, out) in activity.opinions.iter().zip(&outcomes) {
+        let InsertOutcome::Created(id) = *out else {
+            continue;
+        };
+        let mut state = OpinionState::Received;
+        for &(action, at) in &o.history {
+            let Ok(next) = transition(state, action) else {
+                break;
+            };
+            events.push(NewEvent {
+                subject: SubjectKind::Opinion,
+                subject_id: id,
+                at,
+                actor: DEMO_ACTOR.into(),
+                action: action.code().into(),
+                from_state: Some(state.code().into()),
+                to_state: Some(next.code().into()),
+                detail: None,
+            });
+            state = next;
+        }
+    }
+    store.insert_events(&events).await?;
+
+    progress("writing window ratings");
+    let ratings: Vec<NewRating> = activity
+        .ratings
+        .iter()
+        .filter_map(|r| {
+            Some(NewRating {
+                window_id: id_of(r.window.as_str())?,
+                channel: Channel::RatingDevice,
+                device: Some(format!("{}-dev", r.window)),
+                client_event_id: Some(r.client_event_id.clone()),
+                level: RatingLevel::parse(RatingScale::Three, r.level as i64).ok()?,
+                reason: r.reason.clone(),
+                rated_at: r.at,
+                synthetic: true,
+            })
+        })
+        .collect();
+    store.insert_ratings(&ratings).await?;
+
+    progress("writing 110 incidents, cases and permit transactions");
+    let incidents: Vec<NewIncident> = activity
+        .incidents
+        .iter()
+        .map(|i| NewIncident {
+            external_id: i.external_id.clone(),
+            received_at: i.at,
+            area_id: village_id(i.station, i.village),
+            unit_id: if i.police {
+                station_id(i.station)
+            } else {
+                i.department.and_then(dept_id)
+            },
+            category: i.category,
+            police_matter: i.police,
+            department: i.department,
+            summary: i.summary.clone(),
+            closed_at: Some(i.closed_at),
+            resolved: Some(i.resolved),
+            synthetic: true,
+        })
+        .collect();
+    store.insert_incidents(&incidents).await?;
+    let cases: Vec<NewCase> = activity
+        .cases
+        .iter()
+        .filter_map(|c| {
+            Some(NewCase {
+                external_id: c.external_id.clone(),
+                kind: c.kind,
+                station_id: station_id(c.station)?,
+                area_id: village_id(c.station, c.village),
+                reported_at: c.reported_at,
+                filed_at: c.filed_at,
+                solved_at: c.solved_at,
+                closed_at: c.closed_at,
+                loss_fen: c.loss_fen,
+                recovered_fen: c.recovered_fen,
+                synthetic: true,
+            })
+        })
+        .collect();
+    store.insert_cases(&cases).await?;
+    let permits: Vec<NewPermit> = activity
+        .permits
+        .iter()
+        .filter_map(|p| {
+            Some(NewPermit {
+                external_id: p.external_id.clone(),
+                kind: p.kind,
+                window_id: id_of(p.window.as_str())?,
+                applied_at: p.applied_at,
+                promised_at: p.promised_at,
+                issued_at: p.issued_at,
+                synthetic: true,
+            })
+        })
+        .collect();
+    store.insert_permits(&permits).await?;
+    store.meta_set("synthetic_demo", "true").await?;
+    store.meta_set("demo_seed", &seed.to_string()).await?;
+    store
+        .meta_set("demo_period", &format!("{}..{}", period.first, period.last))
+        .await?;
+    Ok(DemoReport {
+        seed,
+        counts: store.counts().await?,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The demo's full size: at least 50,000 opinions and 300,000 ratings.
+pub fn full_volumes() -> Volumes {
+    Volumes::default()
+}
