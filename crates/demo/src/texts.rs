@@ -2012,6 +2012,30 @@ const EXIT_ENTRY: &[Topic] = &[
             "边境通行证证明来回踢皮球",
         ],
     },
+    Topic {
+        sent: NEU,
+        urgent: false,
+        dept: None,
+        says: &[
+            "{我家}开的客栈住了几个外国游客，要不要到派出所给他们登记",
+            "{村}来了个外国人，说是来收咖啡豆的，要不要跟{你们}报告一声",
+            "有个外国人想租{我家}的房子住半年，{我}要办什么手续",
+            "{我家}娃娃在缅甸那边读书，放假回来走哪个口岸方便",
+            "{我}想去泰国旅游，护照办好以后还要办什么",
+        ],
+        more: &[
+            "{我}怕不懂规矩犯了错",
+            "以前没遇到过这种事",
+            "村里人也都不清楚",
+        ],
+        asks: &["告诉{我}一下怎么做", "答复一下"],
+        short: &[
+            "客栈住了外国人要登记吗",
+            "外国人租房要办啥手续",
+            "{村}来了个外国人，要报告吗",
+            "去泰国旅游还要办啥",
+        ],
+    },
 ];
 
 const CONDUCT: &[Topic] = &[
@@ -2300,6 +2324,28 @@ const EMERGENCY_110: &[Topic] = &[
             "家里人上山捡菌子没回来，求帮忙",
             "{处}有人被困河对岸",
             "老人摔在屋里起不来，快来",
+        ],
+    },
+    Topic {
+        sent: NEU,
+        urgent: false,
+        dept: None,
+        says: &[
+            "{处}有辆{车}停了好几天没人动，车窗还开着",
+            "{处}有个小娃娃一个人在哭，问他家大人在哪里他也说不清楚",
+            "{我}在{处}捡到一部手机，一直有人打电话来，{我}不敢接",
+            "{我家}门口{时}被人放了一个纸箱子，不晓得里面是什么",
+        ],
+        more: &[
+            "{我}也不晓得该不该报警",
+            "麻烦{你们}来看一下",
+            "{我}在这里守着",
+        ],
+        asks: &["派人来看一下", "帮忙处理一下"],
+        short: &[
+            "{处}有辆车停了几天没人动",
+            "{处}有个小娃娃在哭，找不到大人",
+            "捡到一部手机，交到哪里",
         ],
     },
 ];
@@ -4339,7 +4385,7 @@ mod tests {
 
     #[test]
     fn texts_are_varied_within_each_category() {
-        // Measured at 5,000 texts per category (seed 2026): distinct texts 99.2–99.98%,
+        // Measured at 5,000 texts per category (seed 2026): distinct texts 99.4–99.96%,
         // distinct character 6-grams 0.144–0.214 of all 6-grams. Phrases recur by design
         // (fragments are shared), so the 6-gram floor is set under the weakest category.
         for &c in Category::ALL {
