@@ -37,6 +37,8 @@ use crate::special::beta_quantile;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct FhArea {
     pub direct: f64,
+    /// The sampling variance D_i given for the direct estimate.
+    pub direct_variance: f64,
     pub synthetic: f64,
     /// Weight on the direct estimate, A/(A + D_i).
     pub gamma: f64,
@@ -311,6 +313,7 @@ pub fn fay_herriot(
         let g3 = di * di / (v * v * v) * var_a;
         areas.push(FhArea {
             direct: yi,
+            direct_variance: di,
             synthetic,
             gamma,
             eblup: gamma * yi + (1.0 - gamma) * synthetic,

@@ -143,3 +143,31 @@ fn beta_binomial_degenerate_cases_are_finite() {
     assert!(beta_binomial_eb(&[5], &[4], 0.95).is_err());
     assert!(beta_binomial_eb(&[1, 2], &[4], 0.95).is_err());
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn fay_herriot_is_finite_or_an_error(
+        areas in proptest::collection::vec((0.5f64..1.0, 1e-5f64..0.01, -1.0f64..1.0), 3..40)
+    ) {
+        let y: Vec<f64> = areas.iter().map(|a| a.0).collect();
+        let d: Vec<f64> = areas.iter().map(|a| a.1).collect();
+        let x: Vec<f64> = areas.iter().flat_map(|a| [1.0, a.2]).collect();
+        if let Ok(fit) = fay_herriot(&y, &d, &x, 2) {
+            proptest::prop_assert!(fit.model_variance.is_finite() && fit.model_variance >= 0.0);
+            for a in &fit.areas {
+                proptest::prop_assert!(a.eblup.is_finite() && a.mse.is_finite() && a.mse > 0.0);
+                proptest::prop_assert!((0.0..=1.0).contains(&a.gamma));
+            }
+            let json = serde_json::to_string(&fit).expect("json");
+            proptest::prop_assert!(json.contains("model_variance"));
+        }
+        let x: Vec<u64> = areas.iter().map(|a| (a.0 * 100.0) as u64).collect();
+        let n: Vec<u64> = vec![100; areas.len()];
+        let bb = beta_binomial_eb(&x, &n, 0.9).expect("bb");
+        for u in &bb.units {
+            proptest::prop_assert!(u.lower <= u.posterior_mean && u.posterior_mean <= u.upper);
+        }
+    }
+}
