@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 pub enum ConfigError {
     #[error("config file {path}: {message}")]
     File { path: String, message: String },
+    #[error("data directory {0} exists but is not a directory")]
+    NotADirectory(String),
     #[error("environment variable {var}: {message}")]
     Env { var: &'static str, message: String },
 }
@@ -57,6 +59,9 @@ impl Config {
         file: Option<&Path>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
+        if data_dir.exists() && !data_dir.is_dir() {
+            return Err(ConfigError::NotADirectory(data_dir.display().to_string()));
+        }
         let mut config = Config::defaults(data_dir);
         let (path, required) = match file {
             Some(p) => (p.to_owned(), true),
