@@ -142,7 +142,7 @@ proptest! {
 
     #[test]
     fn exact_distribution_is_doubly_stochastic(
-        units in proptest::collection::vec((0.7f64..1.0, 0.0f64..0.05), 2..9)
+        units in proptest::collection::vec((0.7f64..1.0, prop_oneof![Just(0.0), 1e-7f64..1e-3, 0.0f64..0.05]), 2..9)
     ) {
         let est: Vec<f64> = units.iter().map(|u| u.0).collect();
         let se: Vec<f64> = units.iter().map(|u| u.1).collect();
@@ -179,4 +179,22 @@ fn two_unit_closed_form_at_one_point() {
         normal_cdf(0.02 / (0.0013f64).sqrt()),
         1e-9,
     );
+}
+
+/// Found by the property test: a unit 1000 times more precise than another makes a
+/// step too narrow for the quadrature nodes unless breakpoints straddle it.
+#[test]
+fn very_precise_unit_beside_a_vague_one() {
+    let est = [0.767_179_599_911_019, 0.7];
+    let se = [3.809_640_214_522_491e-5, 0.047_044_011_794_522_49];
+    let dist = exact(&est, &se, true).expect("exact");
+    let want = normal_cdf((est[0] - est[1]) / (se[0] * se[0] + se[1] * se[1]).sqrt());
+    assert_close("p0", dist.probs[0][0], want, 1e-9);
+    assert_close("p1", dist.probs[1][1], want, 1e-9);
+    // A point mass (se = 0) among uncertain units.
+    let dist = exact(&[0.9, 0.88, 0.92], &[0.0, 0.02, 0.01], true).expect("exact");
+    for r in 0..3 {
+        let col: f64 = (0..3).map(|i| dist.probs[i][r]).sum();
+        assert!((col - 1.0).abs() < 1e-9, "rank {r}: {col}");
+    }
 }
