@@ -17,7 +17,7 @@ use crate::normalize::{is_han, normalize_into};
 /// best-F1 plateau there (precision 0.82, recall 1.00 on 80 pairs; see the README and
 /// the test that re-measures it). The misses are same-place, same-topic, different
 /// events, which the caller's area and day keys are for.
-pub const DEFAULT_THRESHOLD: f32 = 0.22;
+pub const DEFAULT_THRESHOLD: f32 = 0.20;
 
 /// Near-duplicate settings.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -12,7 +12,7 @@ use crate::rng::stratified_split;
 /// Evaluation settings.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EvalConfig {
-    /// Share of each category held out for testing.
+    /// Share of each category (and department) held out for testing.
     pub test_fraction: f64,
     /// Seeds the split (training uses `train.seed`).
     pub split_seed: u64,
@@ -227,7 +227,7 @@ pub fn score(classifier: &Classifier, test: &[Example]) -> Evaluation {
     }
 }
 
-/// Splits `examples` by category (stratified, seeded), trains on one part and scores
+/// Splits `examples` by category and department (stratified, seeded), trains on one part and scores
 /// the other. Returns the evaluation and the model trained on the training part.
 pub fn evaluate(
     featurizer: Featurizer,
@@ -240,7 +240,11 @@ pub fn evaluate(
             reason: format!("{} is outside [0.05, 0.5]", config.test_fraction),
         });
     }
-    let labels: Vec<usize> = examples.iter().map(|e| e.category.index()).collect();
+    // Strata are category × department, so every department is tested too.
+    let labels: Vec<usize> = examples
+        .iter()
+        .map(|e| e.category.index() * 16 + e.department.map_or(0, |d| d.index() + 1))
+        .collect();
     let (train_idx, test_idx) = stratified_split(&labels, config.test_fraction, config.split_seed);
     let train_set: Vec<Example> = train_idx
         .iter()

@@ -11,10 +11,11 @@ use minyi_text::{
 };
 use proptest::prelude::*;
 
-/// Held-out category macro-F1 must stay above this. Measured 0.78 with the default
-/// settings and split seed (see the report printed by `held_out_figures`); the floor
-/// leaves room for corpus growth but fails if the trainer breaks.
-const MACRO_F1_FLOOR: f64 = 0.65;
+/// Held-out category macro-F1 must stay above this. Measured 0.830 with the default
+/// settings and split seed (0.785–0.830 over five split seeds, corpus of 1,414); the
+/// floor leaves room for corpus changes but fails if the trainer breaks (a constant
+/// or random classifier scores below 0.1).
+const MACRO_F1_FLOOR: f64 = 0.72;
 
 struct Shared {
     evaluation: Evaluation,
@@ -98,6 +99,20 @@ fn held_out_figures() {
         cat.macro_f1
     );
     assert_eq!(cat.confusion.iter().flatten().sum::<usize>(), ev.test_size);
+    // Measured 0.860 and 0.881; the other heads must not collapse either.
+    for (kind, floor) in [
+        (LabelKind::Department, 0.6),
+        (LabelKind::Urgency, 0.7),
+        (LabelKind::Sentiment, 0.65),
+    ] {
+        let h = ev.head(kind).unwrap_or_else(|| panic!("no head"));
+        assert!(
+            h.macro_f1 >= floor,
+            "{} macro-F1 {:.3} below {floor}",
+            kind.code(),
+            h.macro_f1
+        );
+    }
 }
 
 #[test]
@@ -388,7 +403,8 @@ fn near_duplicate_threshold_is_calibrated_on_labelled_pairs() {
             m.threshold, m.precision, m.recall, m.f1
         );
     }
-    // Measured: precision 0.816, recall 1.000 at 0.22 on 80 pairs.
+    // Measured: precision 0.816, recall 1.000 at 0.20 on 80 pairs (the background
+    // idf comes from the corpus, so the optimum drifts a little as the corpus grows).
     assert!(at_default.precision >= 0.78, "{at_default:?}");
     assert!(at_default.recall >= 0.95, "{at_default:?}");
     assert!(
