@@ -171,28 +171,37 @@ fn weigh(sketch: &Sketch) -> Vec<(u32, f32)> {
     v
 }
 
-/// Cosine similarity and SimHash distance of two texts.
-pub fn compare(a: &str, b: &str, max_chars: usize) -> Link {
-    let (sa, sb) = (sketch(a, max_chars), sketch(b, max_chars));
-    let (va, vb) = (weigh(&sa), weigh(&sb));
-    let (mut i, mut j, mut dot) = (0usize, 0usize, 0.0f32);
-    while let (Some(x), Some(y)) = (va.get(i), vb.get(j)) {
-        match x.0.cmp(&y.0) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                dot += x.1 * y.1;
-                i += 1;
-                j += 1;
-            }
-        }
+/// A text ready for comparison: its SimHash and weighted unit vector. Keep these for
+/// stored matters to compare new texts against them without re-reading the old ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    pub simhash: u64,
+    /// (shingle hash, weight), hashes ascending, unit length.
+    pub vector: Vec<(u32, f32)>,
+}
+
+/// Prepares one text for [`compare_prepared`].
+pub fn prepare(text: &str, max_chars: usize) -> Prepared {
+    let sk = sketch(text, max_chars);
+    Prepared {
+        simhash: sk.simhash,
+        vector: weigh(&sk),
     }
+}
+
+/// Cosine similarity and SimHash distance of two prepared texts (`a` = 0, `b` = 1).
+pub fn compare_prepared(a: &Prepared, b: &Prepared) -> Link {
     Link {
         a: 0,
         b: 1,
-        cosine: dot.min(1.0),
-        simhash_distance: (sa.simhash ^ sb.simhash).count_ones(),
+        cosine: dot(&a.vector, &b.vector).min(1.0),
+        simhash_distance: (a.simhash ^ b.simhash).count_ones(),
     }
+}
+
+/// Cosine similarity and SimHash distance of two texts.
+pub fn compare(a: &str, b: &str, max_chars: usize) -> Link {
+    compare_prepared(&prepare(a, max_chars), &prepare(b, max_chars))
 }
 
 fn keys_allow(a: &DedupItem<'_>, b: &DedupItem<'_>, window_days: i64) -> bool {
@@ -207,46 +216,72 @@ fn keys_allow(a: &DedupItem<'_>, b: &DedupItem<'_>, window_days: i64) -> bool {
     area_ok && day_ok
 }
 
-/// Every pair of the batch that shares at least one shingle, with its cosine and
-/// SimHash distance (ignoring area and day keys).
+/// Background idf below which a shingle is too common (in over about 5% of the
+/// corpus: 的, 了, 我) to propose candidate pairs; it still counts in the cosine.
+/// Without this cut a batch of thousands compares nearly every pair through 的.
+const STOP_IDF: f32 = 4.0;
+
+fn dot(a: &[(u32, f32)], b: &[(u32, f32)]) -> f32 {
+    let (mut i, mut j, mut sum) = (0usize, 0usize, 0.0f32);
+    while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
+        match x.0.cmp(&y.0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                sum += x.1 * y.1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    sum
+}
+
+/// Every pair of the batch that shares an uncommon shingle or has the same SimHash,
+/// with its exact cosine and SimHash distance (ignoring area and day keys). Pairs
+/// sharing only common shingles have a cosine far below any useful threshold.
 pub fn candidate_pairs(texts: &[&str], max_chars: usize) -> Vec<Link> {
     let sketches: Vec<Sketch> = texts.iter().map(|t| sketch(t, max_chars)).collect();
     let vectors: Vec<Vec<(u32, f32)>> = sketches.iter().map(weigh).collect();
-    let mut postings: HashMap<u32, Vec<(usize, f32)>> = HashMap::new();
-    let mut acc = vec![0.0f32; texts.len()];
+    let (idf, unseen) = background_idf();
+    let mut postings: HashMap<u32, Vec<usize>> = HashMap::new();
+    let mut by_simhash: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut seen = vec![false; texts.len()];
     let mut touched: Vec<usize> = Vec::new();
     let mut out = Vec::new();
-    for (i, v) in vectors.iter().enumerate() {
-        for &(h, w) in v {
-            if let Some(list) = postings.get(&h) {
-                for &(j, wj) in list {
-                    if let Some(a) = acc.get_mut(j) {
-                        if *a == 0.0 {
-                            touched.push(j);
-                        }
-                        *a += w * wj;
-                    }
+    for (i, (sk, v)) in sketches.iter().zip(&vectors).enumerate() {
+        let rare = |h: &u32| idf.get(h).copied().unwrap_or(*unseen) >= STOP_IDF;
+        let lists = sk
+            .counts
+            .iter()
+            .filter(|(h, _)| rare(h))
+            .filter_map(|(h, _)| postings.get(h))
+            .chain(by_simhash.get(&sk.simhash));
+        for list in lists {
+            for &j in list {
+                if let Some(flag) = seen.get_mut(j).filter(|f| !**f) {
+                    *flag = true;
+                    touched.push(j);
                 }
             }
         }
-        for &(h, w) in v {
-            postings.entry(h).or_default().push((i, w));
+        for (h, _) in sk.counts.iter().filter(|(h, _)| rare(h)) {
+            postings.entry(*h).or_default().push(i);
         }
+        by_simhash.entry(sk.simhash).or_default().push(i);
         touched.sort_unstable();
         for &j in &touched {
-            let cosine = acc.get(j).copied().unwrap_or(0.0).min(1.0);
-            let d = match (sketches.get(j), sketches.get(i)) {
-                (Some(a), Some(b)) => (a.simhash ^ b.simhash).count_ones(),
-                _ => 64,
+            let (Some(a), Some(va)) = (sketches.get(j), vectors.get(j)) else {
+                continue;
             };
             out.push(Link {
                 a: j,
                 b: i,
-                cosine,
-                simhash_distance: d,
+                cosine: dot(va, v).min(1.0),
+                simhash_distance: (a.simhash ^ sk.simhash).count_ones(),
             });
-            if let Some(a) = acc.get_mut(j) {
-                *a = 0.0;
+            if let Some(flag) = seen.get_mut(j) {
+                *flag = false;
             }
         }
         touched.clear();

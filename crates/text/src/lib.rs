@@ -28,7 +28,7 @@ pub mod normalize;
 mod rng;
 
 pub use corpus::{Example, LabelledPair, builtin_corpus, builtin_pairs, parse_jsonl, parse_pairs};
-pub use dedup::{Calibration, Clustering, DedupConfig, DedupItem, Link, cluster};
+pub use dedup::{Calibration, Clustering, DedupConfig, DedupItem, Link, cluster, compare};
 pub use error::TextError;
 pub use eval::{ClassMetrics, EvalConfig, Evaluation, HeadReport, evaluate, score};
 pub use features::{FeatureConfig, Featurizer, Scratch};

@@ -191,7 +191,7 @@ fn column_offset(kind: LabelKind) -> usize {
 }
 
 /// A trained model: feature settings, idf weights and the four heads.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Model {
     features: FeatureConfig,
     /// One row of `STRIDE` floats per feature slot: idf, then all heads' weights.
@@ -269,6 +269,19 @@ impl<'a> Reader<'a> {
                 reason: format!("non-finite number in {what}"),
             })
         }
+    }
+}
+
+impl std::fmt::Debug for Model {
+    // The packed weights are megabytes; a log line needs only the shape.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("features", &self.features)
+            .field("heads", &self.heads)
+            .field("review_threshold", &self.review_threshold)
+            .field("seed", &self.seed)
+            .field("trained_on", &self.trained_on)
+            .finish_non_exhaustive()
     }
 }
 
@@ -951,6 +964,11 @@ impl Classifier {
             model,
             featurizer,
         })
+    }
+
+    /// Reads a model file and builds its featurizer.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Classifier, TextError> {
+        Classifier::new(Model::from_bytes(bytes)?)
     }
 
     /// Reuses an existing featurizer; its settings must be the model's.

@@ -183,6 +183,10 @@ fn model_bytes_round_trip_and_predict_the_same() {
     let bytes = c.model().to_bytes();
     let back = Model::from_bytes(&bytes).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(&back, c.model());
+    let again = Classifier::from_bytes(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    let text = "网上刷单被骗了三万块，客服把我拉黑了";
+    assert_eq!(again.classify(text), c.classify(text));
+    assert!(format!("{:?}", c.model()).len() < 4_000);
     assert_eq!(back.to_bytes(), bytes);
     // Sparse storage keeps the file far below the dense in-memory size.
     assert!(bytes.len() < 16 << 20, "{} bytes", bytes.len());
@@ -460,4 +464,37 @@ fn classifier_can_be_shared_across_threads() {
             .collect::<Vec<_>>()
     });
     assert_eq!(got, expected);
+}
+
+#[test]
+fn candidate_generation_loses_no_pair_above_the_threshold() {
+    let pairs = builtin_pairs().unwrap_or_else(|e| panic!("{e}"));
+    let corpus = builtin_corpus().unwrap_or_else(|e| panic!("{e}"));
+    let mut texts: Vec<&str> = pairs
+        .iter()
+        .flat_map(|p| [p.a.as_str(), p.b.as_str()])
+        .collect();
+    texts.extend(corpus.iter().step_by(20).map(|e| e.text.as_str()));
+    texts.extend(["你好", "你好", "在吗"]);
+    let cfg = DedupConfig::default();
+    let mut fast: Vec<(usize, usize)> = dedup::candidate_pairs(&texts, cfg.max_chars)
+        .into_iter()
+        .filter(|l| dedup::is_duplicate(l, &cfg))
+        .map(|l| (l.a, l.b))
+        .collect();
+    fast.sort_unstable();
+    let prepared: Vec<_> = texts
+        .iter()
+        .map(|t| dedup::prepare(t, cfg.max_chars))
+        .collect();
+    let mut brute = Vec::new();
+    for (i, a) in prepared.iter().enumerate() {
+        for (j, b) in prepared.iter().enumerate().skip(i + 1) {
+            if dedup::is_duplicate(&dedup::compare_prepared(a, b), &cfg) {
+                brute.push((i, j));
+            }
+        }
+    }
+    assert!(brute.len() >= 40, "{}", brute.len());
+    assert_eq!(fast, brute);
 }
