@@ -49,7 +49,6 @@ pub async fn overview(app: &App, now: DateTime<Utc>, max_depth: usize) -> Result
     fn walk(
         unit: &UnitRow,
         depth: usize,
-        max_depth: usize,
         children: &HashMap<Option<i64>, Vec<&UnitRow>>,
         activity: &HashMap<i64, (i64, i64, i64)>,
         out: &mut Vec<UnitNode>,
@@ -68,7 +67,7 @@ pub async fn overview(app: &App, now: DateTime<Utc>, max_depth: usize) -> Result
             .map(Vec::as_slice)
             .unwrap_or_default()
         {
-            let c = walk(child, depth + 1, max_depth, children, activity, out);
+            let c = walk(child, depth + 1, children, activity, out);
             sum = (sum.0 + c.0, sum.1 + c.1, sum.2 + c.2);
         }
         let node = &mut out[index];
@@ -76,7 +75,7 @@ pub async fn overview(app: &App, now: DateTime<Utc>, max_depth: usize) -> Result
         sum
     }
     for root in children.get(&None).map(Vec::as_slice).unwrap_or_default() {
-        walk(root, 0, max_depth, &children, &activity, &mut tree);
+        walk(root, 0, &children, &activity, &mut tree);
     }
     tree.retain(|n| n.depth <= max_depth);
     let synthetic = counts.synthetic_units > 0;

@@ -207,7 +207,7 @@ fn group_digits(n: i64) -> String {
         out.push('-');
     }
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
