@@ -189,6 +189,7 @@ const EMPTY_ROW: Row = Row {
     idf: 0.0,
     w: [0; 30],
 };
+const NO_ROW: u32 = u32::MAX;
 
 /// f32 → bfloat16 with round-to-nearest-even (weights are finite).
 #[inline]
@@ -218,7 +219,11 @@ fn column_offset(kind: LabelKind) -> usize {
 pub struct Model {
     features: FeatureConfig,
     /// One cache-line row per feature slot: idf, then all heads' weights.
-    packed: Vec<Row>,
+    /// Row of each feature slot in `rows`, or `NO_ROW` for a slot no training text
+    /// had: unseen features cost no row read, and the rows (a quarter of the slots)
+    /// stay small enough to live in cache.
+    index: Vec<u32>,
+    rows: Vec<Row>,
     /// Head metadata; their training-time `weights` are emptied once packed.
     heads: Vec<Head>,
     review_threshold: f32,
@@ -314,7 +319,21 @@ impl Model {
 
     /// The inverse document frequency of a feature slot (0 for slots never seen).
     pub fn idf(&self, slot: usize) -> f32 {
-        self.packed.get(slot).map_or(0.0, |r| r.idf)
+        self.row(slot).map_or(0.0, |r| r.idf)
+    }
+
+    #[inline]
+    fn row(&self, slot: usize) -> Option<&Row> {
+        let i = *self.index.get(slot)?;
+        self.rows.get(i as usize)
+    }
+
+    /// Slots that have a row, ascending, with their rows.
+    fn slot_rows(&self) -> impl Iterator<Item = (usize, &Row)> {
+        self.index
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, &i)| self.rows.get(i as usize).map(|r| (slot, r)))
     }
 
     /// Builds a model, moving training-time head weights and the idf into the packed
@@ -343,9 +362,21 @@ impl Model {
             }
             h.weights = Vec::new();
         }
+        let mut index = vec![NO_ROW; dim];
+        let mut rows = Vec::new();
+        for (slot, row) in packed.into_iter().enumerate() {
+            if row != EMPTY_ROW
+                && let Some(i) = index.get_mut(slot)
+            {
+                *i = rows.len() as u32;
+                rows.push(row);
+            }
+        }
+        rows.shrink_to_fit();
         Model {
             features,
-            packed,
+            index,
+            rows,
             heads,
             review_threshold,
             seed,
@@ -360,7 +391,7 @@ impl Model {
         out.resize(STRIDE, 0.0);
         let mut norm = 0.0f32;
         for &(slot, c) in counts {
-            let Some(row) = self.packed.get(slot as usize) else {
+            let Some(row) = self.row(slot as usize) else {
                 continue;
             };
             if row.idf == 0.0 {
@@ -454,9 +485,7 @@ impl Model {
         out.extend_from_slice(&(json.len() as u32).to_le_bytes());
         out.extend_from_slice(&json);
         let idf: Vec<(usize, f32)> = self
-            .packed
-            .iter()
-            .enumerate()
+            .slot_rows()
             .filter(|(_, r)| r.idf != 0.0)
             .map(|(i, r)| (i, r.idf))
             .collect();
@@ -468,10 +497,8 @@ impl Model {
         for h in &self.heads {
             let o = column_offset(h.kind);
             let rows: Vec<(usize, &[u16])> = self
-                .packed
-                .iter()
-                .filter_map(|r| r.w.get(o..o + h.classes))
-                .enumerate()
+                .slot_rows()
+                .filter_map(|(slot, r)| Some((slot, r.w.get(o..o + h.classes)?)))
                 .filter(|(_, r)| r.iter().any(|w| from_bf16(*w) != 0.0))
                 .collect();
             out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
