@@ -36,10 +36,11 @@ impl FeatureConfig {
 
     /// Checks the settings are usable.
     pub fn validate(&self) -> Result<(), TextError> {
-        if !(10..=22).contains(&self.dim_bits) {
+        // The cap also bounds what a model file can make the reader allocate.
+        if !(10..=20).contains(&self.dim_bits) {
             return Err(TextError::InvalidConfig {
                 field: "dim_bits",
-                reason: format!("{} is outside 10..=22", self.dim_bits),
+                reason: format!("{} is outside 10..=20", self.dim_bits),
             });
         }
         if self.max_chars == 0 || self.max_chars > 100_000 {
