@@ -6,6 +6,19 @@
 //! Pure: it depends on nothing of ours and does no IO beyond parsing bytes it is
 //! handed (model files are read and written by the caller), no async, no SQL.
 //!
+//! What the CLI needs:
+//! - `minyi model train`: [`builtin_corpus`] (plus any extra JSONL read with
+//!   [`parse_jsonl`], e.g. analysts' corrections) → [`train`] → [`Model::to_bytes`].
+//! - `minyi model eval`: [`evaluate`] → [`Evaluation`] (serde-serialisable: per head,
+//!   per-class precision / recall / F1, the confusion matrix, calibration error); or
+//!   [`score`] a saved model on a labelled file.
+//! - `minyi text classify`: [`Classifier::from_bytes`] once, then
+//!   [`Classifier::classify_with`] per line with one [`ClassifyScratch`] per thread;
+//!   [`Prediction`] serialises to `category`, `sentiment`, `urgency`, `department`,
+//!   `confidence` (plus per-head confidences, `needs_review`, `issue`, `truncated`).
+//! - near-duplicates: [`cluster`] a batch with area and day keys, or
+//!   [`dedup::prepare`] / [`dedup::compare_prepared`] against stored matters.
+//!
 //! Typical use:
 //! ```no_run
 //! use minyi_text::{Classifier, FeatureConfig, Featurizer, TrainConfig, builtin_corpus, train};

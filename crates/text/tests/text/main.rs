@@ -369,6 +369,27 @@ proptest! {
     }
 
     #[test]
+    fn normalisation_is_idempotent_and_capped(text in any::<String>(), cap in 1usize..300) {
+        let (once, stats) = minyi_text::normalize(&text, cap);
+        let (twice, _) = minyi_text::normalize(&once, cap);
+        prop_assert_eq!(&once, &twice);
+        prop_assert!(once.chars().count() <= cap);
+        prop_assert_eq!(stats.chars_kept, once.chars().count());
+        prop_assert!(!once.starts_with(' ') && !once.ends_with(' '));
+    }
+
+    #[test]
+    fn similarity_is_symmetric_and_self_similar(a in "[\\u{4e00}-\\u{4fff}]{2,40}", b in "[\\u{4e00}-\\u{4fff}，]{0,40}") {
+        let ab = dedup::compare(&a, &b, 2_000);
+        let ba = dedup::compare(&b, &a, 2_000);
+        prop_assert!((ab.cosine - ba.cosine).abs() < 1e-5);
+        prop_assert_eq!(ab.simhash_distance, ba.simhash_distance);
+        let aa = dedup::compare(&a, &a, 2_000);
+        prop_assert!(aa.cosine > 0.999 && aa.simhash_distance == 0);
+        prop_assert!((0.0..=1.0).contains(&ab.cosine));
+    }
+
+    #[test]
     fn clustering_arbitrary_batches_never_panics(texts in proptest::collection::vec(any::<String>(), 0..12)) {
         let items: Vec<DedupItem<'_>> = texts.iter().map(|t| DedupItem::text(t)).collect();
         let c = dedup::cluster(&items, &DedupConfig::default());
