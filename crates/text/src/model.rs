@@ -386,12 +386,16 @@ impl Model {
 
     /// Scores all heads in one pass over raw (slot, count) features: `out` gets, per
     /// packed column, the dot product with the unit-length log-count × idf vector.
-    fn score_all(&self, counts: &[(u32, f32)], out: &mut Vec<f32>) {
-        out.clear();
-        out.resize(STRIDE, 0.0);
+    fn score_all(&self, counts: &[(u32, f32)], gathered: &mut Vec<(u32, f32)>, out: &mut Vec<f32>) {
+        // First pass reads only each row's idf: a short loop, so the CPU issues the
+        // row loads (the cache misses) together instead of one per accumulate loop.
+        gathered.clear();
         let mut norm = 0.0f32;
         for &(slot, c) in counts {
-            let Some(row) = self.row(slot as usize) else {
+            let Some(&i) = self.index.get(slot as usize) else {
+                continue;
+            };
+            let Some(row) = self.rows.get(i as usize) else {
                 continue;
             };
             if row.idf == 0.0 {
@@ -399,16 +403,20 @@ impl Model {
             }
             let w = (1.0 + c.ln()) * row.idf;
             norm += w * w;
-            for (o, x) in out.iter_mut().zip(&row.w) {
-                *o += w * from_bf16(*x);
+            gathered.push((i, w));
+        }
+        // A fixed-size accumulator lets the compiler vectorise the bfloat16 widening.
+        let mut acc = [0.0f32; 30];
+        for &(i, w) in gathered.iter() {
+            if let Some(row) = self.rows.get(i as usize) {
+                for (a, x) in acc.iter_mut().zip(row.w.iter()) {
+                    *a += w * from_bf16(*x);
+                }
             }
         }
-        if norm > 0.0 {
-            let inv = 1.0 / norm.sqrt();
-            for o in out.iter_mut() {
-                *o *= inv;
-            }
-        }
+        let inv = if norm > 0.0 { 1.0 / norm.sqrt() } else { 0.0 };
+        out.clear();
+        out.extend(acc.iter().take(STRIDE).map(|a| a * inv));
     }
 
     /// Calibrated probabilities of one head from `score_all` output, into `probs`;
@@ -984,6 +992,7 @@ impl Prediction {
 #[derive(Debug, Default, Clone)]
 pub struct ClassifyScratch {
     features: Scratch,
+    gathered: Vec<(u32, f32)>,
     scores: Vec<f32>,
     probs: Vec<f32>,
 }
@@ -1081,8 +1090,11 @@ impl Classifier {
         if stats.han == 0 {
             return Prediction::abstain(InputIssue::NoChinese, stats.truncated);
         }
-        self.model
-            .score_all(&scratch.features.features, &mut scratch.scores);
+        self.model.score_all(
+            &scratch.features.features,
+            &mut scratch.gathered,
+            &mut scratch.scores,
+        );
         let (scores, probs) = (&scratch.scores, &mut scratch.probs);
         let mut run = |kind: LabelKind| -> (usize, f32) {
             self.model
@@ -1156,8 +1168,11 @@ impl Classifier {
         if stats.han == 0 {
             return Vec::new();
         }
-        self.model
-            .score_all(&scratch.features.features, &mut scratch.scores);
+        self.model.score_all(
+            &scratch.features.features,
+            &mut scratch.gathered,
+            &mut scratch.scores,
+        );
         let mut p = Vec::new();
         match self.model.head_probs(kind, &scratch.scores, &mut p) {
             Some(_) => p,
