@@ -34,12 +34,16 @@ pub async fn load(
 ) -> Result<DemoReport> {
     let started = Instant::now();
     let store = &app.store;
+    check_not_half_loaded(app).await?;
     if store.counts().await?.units > 0 {
         return Err(AppError::Refused(format!(
             "the database {} already has units; the demo loads only into an empty store (use a new --data-dir)",
             store.url()
         )));
     }
+    // Each kind of record is its own transaction; the marker tells a later start that an
+    // interrupted load left a partial city behind.
+    store.meta_set(DEMO_STATE, "loading").await?;
     progress("generating the synthetic city");
     let period = default_period();
     let (city, activity) = minyi_demo::generate(seed, &app.calendar, &period, volumes);
@@ -254,6 +258,7 @@ pub async fn load(
         .collect();
     store.insert_permits(&permits).await?;
     store.meta_set("synthetic_demo", "true").await?;
+    store.meta_set(DEMO_STATE, "complete").await?;
     store.meta_set("demo_seed", &seed.to_string()).await?;
     store
         .meta_set("demo_period", &format!("{}..{}", period.first, period.last))
@@ -263,6 +268,19 @@ pub async fn load(
         counts: store.counts().await?,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+const DEMO_STATE: &str = "demo_state";
+
+/// Refuses a store whose demo load was interrupted: it holds a partial city.
+pub async fn check_not_half_loaded(app: &App) -> Result<()> {
+    if app.store.meta_get(DEMO_STATE).await?.as_deref() == Some("loading") {
+        return Err(AppError::Refused(format!(
+            "the database {} holds a demo city whose loading was interrupted; delete it (or its data directory) and run the demo again",
+            app.store.url()
+        )));
+    }
+    Ok(())
 }
 
 /// The demo's full size: at least 50,000 opinions and 300,000 ratings.

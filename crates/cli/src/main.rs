@@ -108,14 +108,16 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-fn init_logging(filter: &str) {
+fn init_logging(filter: &str) -> anyhow::Result<()> {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| filter.to_owned());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).map_err(|e| {
+        anyhow::anyhow!("log filter `{filter}` (from `log`, MINYI_LOG or RUST_LOG): {e}")
+    })?;
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+    Ok(())
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -126,8 +128,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.listen = minyi_app::config::parse_listen(l)
                     .map_err(|m| anyhow::anyhow!("--listen: {m}"))?;
             }
-            init_logging(&config.log);
+            init_logging(&config.log)?;
             let app = App::open(config).await?;
+            minyi_app::demo::check_not_half_loaded(&app).await?;
             if *demo {
                 if app.store.counts().await?.units == 0 {
                     print_demo(&app, *seed).await?;
@@ -149,7 +152,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo { seed } => {
             let config = load_config(&cli)?;
-            init_logging("warn");
+            init_logging("warn")?;
             let app = App::open(config).await?;
             print_demo(&app, *seed).await
         }
@@ -157,7 +160,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             command: UnitsCommand::List,
         } => {
             let config = load_config(&cli)?;
-            init_logging("warn");
+            init_logging("warn")?;
             let app = App::open(config).await?;
             let mut out = String::new();
             for u in app.store.units().await? {
@@ -182,7 +185,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench { command } => {
-            init_logging("warn");
+            init_logging("warn")?;
             bench::run(command).await
         }
     }

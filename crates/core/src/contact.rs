@@ -6,9 +6,16 @@ use crate::error::ParseError;
 /// `1[3-9]…`), a landline with area code (`0` + 9–11 digits), or a short public service
 /// number (3–5 digits, e.g. 110, 12345, 96995). Separators and a +86/0086 prefix are
 /// accepted on input and dropped.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(transparent)]
 pub struct PhoneNumber(String);
+
+/// Debug masks too, so `{:?}` of any struct holding a number cannot leak it to a log.
+impl std::fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PhoneNumber({})", self.masked())
+    }
+}
 
 impl PhoneNumber {
     pub fn parse(input: &str) -> Result<PhoneNumber, ParseError> {
@@ -46,6 +53,11 @@ impl PhoneNumber {
         } else {
             digits
         };
+        if digits.is_empty() {
+            return Err(ParseError::Empty {
+                what: "phone number",
+            });
+        }
         let b = digits.as_bytes();
         let mobile = b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]);
         let landline = b[0] == b'0' && (10..=12).contains(&b.len()) && b[1] != b'0';
@@ -106,6 +118,7 @@ mod tests {
         assert_eq!(l.masked(), "0875****3456");
         assert_eq!(PhoneNumber::parse("110").unwrap().masked(), "110");
         assert_eq!(PhoneNumber::parse("96995").unwrap().as_str(), "96995");
+        assert_eq!(format!("{m:?}"), "PhoneNumber(138****5678)");
     }
 
     #[test]

@@ -7,8 +7,7 @@ macro_rules! vocabulary {
     ($(#[$meta:meta])* $name:ident, $what:literal { $($variant:ident => $code:literal, $zh:literal;)+ }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $(#[serde(rename = $code)] $variant),+ }
 
         impl $name {
             /// Every member, in declaration order.
@@ -196,6 +195,26 @@ mod tests {
             DepartmentKind::parse,
         );
         check(Verdict::ALL, Verdict::code, Verdict::parse);
+    }
+
+    #[test]
+    fn serde_uses_the_stored_codes() {
+        for c in Category::ALL {
+            assert_eq!(
+                serde_json::to_string(c).unwrap(),
+                format!("\"{}\"", c.code())
+            );
+        }
+        assert_eq!(
+            serde_json::from_str::<Category>("\"emergency_110\"").unwrap(),
+            Category::Emergency110
+        );
+        for c in Channel::ALL {
+            assert_eq!(
+                serde_json::to_string(c).unwrap(),
+                format!("\"{}\"", c.code())
+            );
+        }
     }
 
     #[test]

@@ -10,12 +10,12 @@ pub enum StoreError {
     NotSqlite { path: String },
     #[error("cannot create the database at {path}: {why}")]
     CannotCreate { path: String, why: String },
-    #[error("cannot open the database {url}: {source}; {hint}")]
+    // The cause is in the message, not a `source`, so a one-line report says it once.
+    #[error("cannot open the database {url}: {cause}; {hint}")]
     Open {
         url: String,
         hint: &'static str,
-        #[source]
-        source: sqlx::Error,
+        cause: sqlx::Error,
     },
     #[error(
         "the database {url} holds tables that are not minyi's ({tables}); refusing to use it — give minyi an empty database of its own"
@@ -25,13 +25,12 @@ pub enum StoreError {
         "the database {url} has schema version {found}, newer than this minyi knows ({known}); upgrade minyi"
     )]
     TooNew { url: String, found: i64, known: i64 },
-    #[error("migration {version} ({name}) failed on {url}: {source}")]
+    #[error("migration {version} ({name}) failed on {url}: {cause}")]
     Migration {
         url: String,
         version: i64,
         name: &'static str,
-        #[source]
-        source: sqlx::Error,
+        cause: sqlx::Error,
     },
     #[error("{what} not found")]
     NotFound { what: String },
@@ -44,7 +43,13 @@ pub enum StoreError {
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Db(e)
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

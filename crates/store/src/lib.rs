@@ -59,8 +59,14 @@ impl Store {
             }
         }
         let backend = url.backend;
+        // An in-memory SQLite database exists per connection: keep exactly one.
+        let max = match (backend, url.sqlite_path.is_some()) {
+            (Backend::Sqlite, false) => 1,
+            (Backend::Sqlite, true) => 4,
+            (Backend::Postgres, _) => 16,
+        };
         let options = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
+            .max_connections(max)
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
@@ -80,14 +86,35 @@ impl Store {
         // Statement logging is off: bulk statements are megabytes long, and SQL text with
         // bound values never belongs in a log that may be read by others.
         let connect_options = AnyConnectOptions::from_str(&connect_url)
-            .map_err(|source| StoreError::Open {
+            .map_err(|cause| StoreError::Open {
                 url: url.redacted(),
                 hint: "check the URL",
-                source,
+                cause,
             })?
             .log_statements(log::LevelFilter::Off)
             .log_slow_statements(log::LevelFilter::Off, Duration::default());
-        let pool = options.connect_with(connect_options).await.map_err(|source| StoreError::Open {
+        let open_error = |cause| StoreError::Open {
+            url: url.redacted(),
+            hint: match backend {
+                Backend::Sqlite => {
+                    "check that the file is a minyi database and the directory is writable"
+                }
+                Backend::Postgres => {
+                    "check that PostgreSQL is running and reachable, and that the database exists and the user may use it"
+                }
+            },
+            cause,
+        };
+        // One direct connection first: a pool would retry a refused connection until its
+        // timeout and then report only "timed out", losing the cause.
+        {
+            use sqlx::Connection;
+            let probe = sqlx::AnyConnection::connect_with(&connect_options)
+                .await
+                .map_err(open_error)?;
+            let _ = probe.close().await;
+        }
+        let pool = options.connect_with(connect_options).await.map_err(|cause| StoreError::Open {
             url: url.redacted(),
             hint: match backend {
                 Backend::Sqlite => "check that the file is a minyi database and the directory is writable",
@@ -95,7 +122,7 @@ impl Store {
                     "check that PostgreSQL is running and reachable, and that the database exists and the user may use it"
                 }
             },
-            source,
+            cause,
         })?;
         let store = Store { pool, url };
         migrate::run(&store).await?;

@@ -36,7 +36,15 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
             .execute(&mut *conn)
             .await?;
     }
-    let result = run_locked(store, &mut conn).await;
+    // Errors inside name the database, so a damaged file is reported by its path.
+    let result = run_locked(store, &mut conn).await.map_err(|e| match e {
+        StoreError::Db(cause) => StoreError::Open {
+            url: store.url(),
+            hint: "the database could not be read; it may be damaged or not a minyi database",
+            cause,
+        },
+        other => other,
+    });
     if store.backend() == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_unlock(7366960)")
             .execute(&mut *conn)
@@ -84,14 +92,21 @@ async fn run_locked(store: &Store, conn: &mut sqlx::AnyConnection) -> Result<()>
             Backend::Sqlite => m.sqlite,
             Backend::Postgres => m.postgres,
         };
-        let fail = |source| StoreError::Migration {
+        let fail = |cause| StoreError::Migration {
             url: store.url(),
             version: m.version,
             name: m.name,
-            source,
+            cause,
         };
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(fail)?;
+        if m.version == 1 {
+            // Marks the database as minyi's in the same transaction that made it.
+            sqlx::query("INSERT INTO meta (key, value) VALUES ('app', 'minyi')")
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+        }
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO {LEDGER} (version, name, applied_at) VALUES ($1, $2, $3)"
         )))
@@ -103,11 +118,6 @@ async fn run_locked(store: &Store, conn: &mut sqlx::AnyConnection) -> Result<()>
         .map_err(fail)?;
         tx.commit().await.map_err(fail)?;
         tracing::info!(version = m.version, name = m.name, "applied migration");
-    }
-    if current == 0 {
-        sqlx::query("INSERT INTO meta (key, value) VALUES ('app', 'minyi')")
-            .execute(&mut *conn)
-            .await?;
     }
     Ok(())
 }

@@ -165,7 +165,9 @@ impl Store {
                 by_code.insert(r.try_get("tracking_code")?, r.try_get("id")?);
             }
             for (i, o) in chunk.iter().enumerate() {
-                if let Some(&id) = by_code.get(o.tracking_code.as_str()) {
+                // A code twice in one batch: only its first row was inserted; `remove`
+                // makes every later row with it fall through to the client-key check.
+                if let Some(id) = by_code.remove(o.tracking_code.as_str()) {
                     outcomes[base + i] = InsertOutcome::Created(id);
                     events.push((id, o.received_at, OpinionState::Received));
                 } else if let Some(key) = &o.client_key {
@@ -263,8 +265,17 @@ impl Store {
         at: DateTime<Utc>,
         detail: Option<&str>,
     ) -> Result<OpinionState> {
-        let mut tx = self.pool().begin().await?;
-        let current = sqlx::query("SELECT state FROM opinions WHERE id = $1")
+        // SQLite: take the write lock up front, so a concurrent transition waits
+        // (busy_timeout) instead of failing its upgrade from a stale read snapshot.
+        let mut tx = match self.backend() {
+            crate::Backend::Sqlite => self.pool().begin_with("BEGIN IMMEDIATE").await?,
+            crate::Backend::Postgres => self.pool().begin().await?,
+        };
+        let lock = match self.backend() {
+            crate::Backend::Sqlite => "SELECT state FROM opinions WHERE id = $1",
+            crate::Backend::Postgres => "SELECT state FROM opinions WHERE id = $1 FOR UPDATE",
+        };
+        let current = sqlx::query(lock)
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?

@@ -145,7 +145,10 @@ impl Store {
 
     /// All units, ordered by code.
     pub async fn units(&self) -> Result<Vec<UnitRow>> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {UNIT_COLS} FROM units ORDER BY code"));
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {UNIT_COLS} FROM units ORDER BY {}",
+            self.code_order()
+        ));
         sqlx::query(sql)
             .fetch_all(self.pool())
             .await?
@@ -244,13 +247,24 @@ impl Store {
 
     /// All areas, ordered by code.
     pub async fn areas(&self) -> Result<Vec<AreaRow>> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {AREA_COLS} FROM areas ORDER BY code"));
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {AREA_COLS} FROM areas ORDER BY {}",
+            self.code_order()
+        ));
         sqlx::query(sql)
             .fetch_all(self.pool())
             .await?
             .iter()
             .map(area_row)
             .collect()
+    }
+
+    /// Codes sort bytewise on both backends (PostgreSQL would otherwise use the locale).
+    fn code_order(&self) -> &'static str {
+        match self.backend() {
+            crate::Backend::Sqlite => "code",
+            crate::Backend::Postgres => "code COLLATE \"C\"",
+        }
     }
 
     /// Inserts officers; each names an existing unit by code.

@@ -73,14 +73,37 @@ impl DbUrl {
 }
 
 fn redact(url: &str) -> String {
-    // scheme://user:password@host → scheme://user:***@host
-    if let Some((scheme, rest)) = url.split_once("://")
-        && let Some((userinfo, host)) = rest.split_once('@')
-        && let Some((user, _)) = userinfo.split_once(':')
-    {
-        return format!("{scheme}://{user}:***@{host}");
+    // scheme://user:password@host/db?password=… → scheme://user:***@host/db?password=***
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            // Passwords may contain '@' and '/', so the host starts after the last '@'.
+            let (authority, path) = match rest.rfind('@') {
+                Some(at) => (&rest[..at], &rest[at..]),
+                None => ("", rest),
+            };
+            match authority.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***{path}"),
+                None => format!("{scheme}://{authority}{path}"),
+            }
+        }
+        None => base.to_owned(),
+    };
+    if let Some(q) = query {
+        let params: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => kv.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
     }
-    url.to_owned()
+    out
 }
 
 #[cfg(test)]
@@ -92,6 +115,16 @@ mod tests {
         let u = DbUrl::parse("postgres://minyi:s3cret@db:5432/minyi").unwrap();
         assert_eq!(u.backend, Backend::Postgres);
         assert_eq!(u.redacted(), "postgres://minyi:***@db:5432/minyi");
+        let tricky =
+            DbUrl::parse("postgres://u:p@ss/w@h:5432/db?sslmode=disable&password=x").unwrap();
+        assert_eq!(
+            tricky.redacted(),
+            "postgres://u:***@h:5432/db?sslmode=disable&password=***"
+        );
+        assert_eq!(
+            DbUrl::parse("postgres://h/db").unwrap().redacted(),
+            "postgres://h/db"
+        );
         let s = DbUrl::parse("sqlite:///var/lib/minyi/minyi.db?mode=rwc").unwrap();
         assert_eq!(
             s.sqlite_path.unwrap().to_str(),

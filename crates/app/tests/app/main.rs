@@ -100,6 +100,14 @@ async fn demo_story(db: TestDb) {
         .to_string();
     assert!(err.contains("already has units"), "{err}");
     assert_eq!(app.store.counts().await.unwrap().opinions, 1500);
+
+    // An interrupted load is named as such.
+    app.store.meta_set("demo_state", "loading").await.unwrap();
+    let err = minyi_app::demo::load(&app, 6, small(), &|_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("interrupted"), "{err}");
     app.store.close().await;
     db.drop_db().await;
 }

@@ -7,13 +7,30 @@ use std::process::{Command, Output, Stdio};
 
 use minyi_store::testing::TestDb;
 
+/// The binary with a clean environment: nothing of the developer's shell leaks in.
+fn command() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_minyi"));
+    c.env_clear();
+    for keep in ["PATH", "HOME", "TMPDIR"] {
+        if let Ok(v) = std::env::var(keep) {
+            c.env(keep, v);
+        }
+    }
+    c
+}
+
 fn minyi(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_minyi"))
-        .args(args)
-        .env_remove("MINYI_DATABASE_URL")
-        .env_remove("MINYI_DATA_DIR")
-        .output()
-        .expect("run minyi")
+    command().args(args).output().expect("run minyi")
+}
+
+/// Kills the server even when an assertion fails first.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn stdout(o: &Output) -> String {
@@ -79,14 +96,15 @@ fn http_get(addr: &str, path: &str) -> (u16, String) {
 }
 
 fn serve_and_probe(args: &[&str]) -> (u16, String, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_minyi"))
-        .args(args)
-        .env_remove("MINYI_DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn minyi serve");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut server = Server(
+        command()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn minyi serve"),
+    );
+    let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
     let addr = loop {
         let line = lines.next().expect("serve printed its address").unwrap();
         if let Some(rest) = line.split("http://").nth(1) {
@@ -96,8 +114,7 @@ fn serve_and_probe(args: &[&str]) -> (u16, String, u16) {
     let (health, _) = http_get(&addr, "/healthz");
     let (home, body) = http_get(&addr, "/");
     let (ready, _) = http_get(&addr, "/readyz");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(server);
     (
         health,
         body.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned(),

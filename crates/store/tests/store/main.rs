@@ -54,6 +54,8 @@ conformance!(
     impossible_case_is_rejected_whole,
     counts_and_unit_activity,
     bulk_insert_spans_many_chunks,
+    duplicate_codes_in_one_batch,
+    concurrent_transitions_never_half_apply,
 );
 
 /// Both dialects' migrations must produce the same tables and columns.
@@ -90,6 +92,20 @@ async fn non_sqlite_file_is_refused_untouched() {
         std::fs::read(&path).unwrap(),
         b"these are someone's notes, not a database"
     );
+    db.drop_db().await;
+}
+
+/// A file with a SQLite header but damaged pages: an error that names the file.
+#[tokio::test]
+async fn damaged_sqlite_file_is_named() {
+    let db = TestDb::sqlite();
+    let path = db.dir().unwrap().join("minyi.db");
+    let mut bytes = b"SQLite format 3\0".to_vec();
+    bytes.extend(std::iter::repeat_n(0xA5u8, 8192));
+    std::fs::write(&path, &bytes).unwrap();
+    let err = Store::open(&db.url).await.unwrap_err().to_string();
+    assert!(err.contains("minyi.db"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap()[..16], bytes[..16]);
     db.drop_db().await;
 }
 

@@ -629,3 +629,82 @@ pub async fn bulk_insert_spans_many_chunks(store: &Store, _db: &TestDb) {
     let c = store.counts().await.unwrap();
     assert_eq!((c.opinions, c.events), (2500, 2500));
 }
+
+pub async fn duplicate_codes_in_one_batch(store: &Store, _db: &TestDb) {
+    small_city(store).await;
+    let out = store
+        .insert_opinions(
+            &[
+                opinion(77, None, None, "甲"),
+                opinion(77, None, None, "乙"),
+                opinion(78, None, None, "丙"),
+            ],
+            "t",
+        )
+        .await
+        .unwrap();
+    assert!(matches!(out[0], InsertOutcome::Created(_)));
+    assert_eq!(out[1], InsertOutcome::CodeTaken);
+    assert!(matches!(out[2], InsertOutcome::Created(_)));
+    let c = store.counts().await.unwrap();
+    assert_eq!(
+        (c.opinions, c.events),
+        (2, 2),
+        "one receive event per stored opinion"
+    );
+}
+
+pub async fn concurrent_transitions_never_half_apply(store: &Store, _db: &TestDb) {
+    let (s1, _, _) = small_city(store).await;
+    let mut ids = Vec::new();
+    for i in 0..20u64 {
+        let out = store
+            .insert_opinions(&[opinion(500 + i, None, Some(s1), "并发")], "t")
+            .await
+            .unwrap();
+        let InsertOutcome::Created(id) = out[0] else {
+            panic!()
+        };
+        for a in [OpinionAction::Triage, OpinionAction::Assign] {
+            store
+                .transition_opinion(id, a, "t", t(3, 1), None)
+                .await
+                .unwrap();
+        }
+        ids.push(id);
+    }
+    // Two officers sign for each matter at once: exactly one wins, the other is told why.
+    let mut tasks = Vec::new();
+    for &id in &ids {
+        for who in ["甲", "乙"] {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .transition_opinion(id, OpinionAction::Accept, who, t(3, 2), None)
+                    .await
+            }));
+        }
+    }
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(state) => {
+                assert_eq!(state, OpinionState::Accepted);
+                ok += 1;
+            }
+            Err(StoreError::Transition(_) | StoreError::Conflict { .. }) => {}
+            Err(other) => panic!("a lost race must be reported as such, not as {other}"),
+        }
+    }
+    assert_eq!(ok, ids.len());
+    for id in ids {
+        let accepts = store
+            .events_of(SubjectKind::Opinion, id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.action == "accept")
+            .count();
+        assert_eq!(accepts, 1);
+    }
+}

@@ -9,7 +9,10 @@ use minyi_store::testing::TestDb;
 use tower::ServiceExt;
 
 async fn app_with_demo(db: &TestDb) -> App {
-    let dir = std::env::temp_dir().join(format!("minyi-web-test-{}", std::process::id()));
+    let dir = db
+        .dir()
+        .map(|d| d.join("data"))
+        .unwrap_or_else(std::env::temp_dir);
     let mut config = Config::defaults(dir);
     config.database_url = Some(db.url.clone());
     let app = App::open(config).await.unwrap();
