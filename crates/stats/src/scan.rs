@@ -333,17 +333,6 @@ impl Kernel {
         if v.is_finite() { v.max(0.0) } else { 0.0 }
     }
 
-    /// Quick necessary condition for the ratio to exceed `top`, without any lookup but
-    /// `D_l`: the ratio `g(c)` has `g(μ) = g'(μ) = 0` and `g'' = 1/x + 1/(C−x)`, so
-    /// `g(c) ≤ (c−μ)²·(1/μ + 1/(C−c))/2`. Most cylinders of a replicate fail it.
-    #[inline]
-    fn may_exceed_quick(&self, c: u64, s: u64, l: usize, top: f64) -> bool {
-        let mu = self.expected(s, l);
-        let dev = c as f64 - mu;
-        let out = self.total.saturating_sub(c) as f64;
-        dev * dev * (out + mu) >= 2.0 * top * (1.0 - 1e-9) * mu * out
-    }
-
     /// Whether the ratio may exceed `top`, decided without a logarithm or a division:
     /// `ln x ≤ x − 1` bounds the outside term by `−(c−μ)(C−c)/(C−μ)`, which is tight near
     /// the top, so replicates compute the exact ratio only where their running maximum
@@ -627,12 +616,29 @@ impl Prepared {
     fn pass_replicate(&self, recent: &Recent, d: &mut [u32]) -> f64 {
         let kernel = &self.kernel;
         let mut top = 0.0f64;
+        let total = kernel.total_f;
+        let min_cases = kernel.min_cases;
         self.walk(recent, d, |_, _, s, lowest, d| {
             let mut cases = prefix(d, lowest);
             let mut ln_s = None;
-            for (l, &dl) in d.iter().enumerate().skip(lowest) {
+            let s_f = s as f64;
+            let shares = kernel.recent_share.iter();
+            for (l, (&dl, &share)) in d.iter().zip(shares).enumerate().skip(lowest) {
                 cases += u64::from(dl);
-                if !kernel.eligible(cases, s, l) || !kernel.may_exceed_quick(cases, s, l, top) {
+                // Quick necessary condition for beating `top`: the ratio `g(c)` has
+                // `g(μ) = g'(μ) = 0` and `g'' = 1/x + 1/(C−x)`, so
+                // `g(c) ≤ (c−μ)²·(1/μ + 1/(C−c))/2`. Nearly every cylinder of a replicate
+                // fails it; `eligible` then decides exactly.
+                // The tests are combined without short-circuits: each alone is a coin
+                // flip the branch predictor cannot learn, together they rarely pass.
+                let mu = s_f * share;
+                let c = cases as f64;
+                let dev = c - mu;
+                let out = total - c;
+                let quick = (dev > 0.0)
+                    & (cases >= min_cases)
+                    & (dev * dev * (out + mu) >= 2.0 * top * (1.0 - 1e-9) * mu * out);
+                if !quick || !kernel.eligible(cases, s, l) {
                     continue;
                 }
                 let ln_s = *ln_s.get_or_insert_with(|| kernel.ln_sum(s));
