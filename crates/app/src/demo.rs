@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use minyi_core::event::{NewEvent, SubjectKind};
-use minyi_core::opinion::{NewOpinion, OpinionState, OpinionText, TrackingCode, transition};
+use minyi_core::opinion::{NewOpinion, OpinionState, TrackingCode, transition};
 use minyi_core::records::{NewCase, NewIncident, NewPermit, NewRating, RatingLevel, RatingScale};
 use minyi_core::taxonomy::Channel;
 use minyi_demo::activity::{DemoOpinion, Handler};
@@ -90,39 +90,21 @@ pub async fn load(
     };
     let mut rows = Vec::with_capacity(activity.opinions.len());
     for o in &activity.opinions {
-        let state = o.state();
-        let text = OpinionText::parse(&o.draft.text)
-            .map_err(|e| AppError::Refused(format!("demo text: {e}")))?;
         let handler = handler_id(o);
-        rows.push(NewOpinion {
-            tracking_code: TrackingCode::from_bits(o.tracking_bits),
-            client_key: None,
-            channel: o.channel,
-            text,
-            category: o.draft.category,
-            sentiment: o.draft.sentiment,
-            urgency: o.draft.urgency,
-            department: o.draft.department,
-            area_id: village_id(o.station, o.village),
-            unit_id: if matches!(o.handler, Handler::Department(_)) {
-                station_id(o.station)
-            } else {
-                handler
-            },
-            department_id: if matches!(o.handler, Handler::Department(_)) {
-                handler
-            } else {
-                None
-            },
-            state,
-            escalation: o.escalation,
-            key_opinion: o.key_opinion,
-            received_at: o.received_at,
-            due_at: Some(o.due_at),
-            closed_at: o.closed_at(),
-            verdict: o.verdict,
-            synthetic: true,
-        });
+        let (unit_id, department_id) = match o.handler {
+            // Non-police matters stay on their station's books and go to the department.
+            Handler::Department(_) => (station_id(o.station), handler),
+            _ => (handler, None),
+        };
+        let row = o
+            .to_new(
+                TrackingCode::from_bits(o.tracking_bits),
+                village_id(o.station, o.village),
+                unit_id,
+                department_id,
+            )
+            .map_err(|e| AppError::Refused(format!("demo text: {e}")))?;
+        rows.push(row);
     }
     let mut outcomes = store.insert_opinions(&rows, DEMO_ACTOR).await?;
     // A tracking code can collide (40 random bits); draw the next code and try again.

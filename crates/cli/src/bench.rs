@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use clap::Subcommand;
-use minyi_core::opinion::{NewOpinion, OpinionText, TrackingCode};
+use minyi_core::opinion::{NewOpinion, TrackingCode};
 use minyi_demo::{Volumes, default_period};
 use minyi_store::{InsertOutcome, Store};
 
@@ -42,28 +42,10 @@ fn rows(n: usize) -> anyhow::Result<Vec<NewOpinion>> {
         .iter()
         .enumerate()
         .map(|(i, o)| {
-            Ok(NewOpinion {
-                // Distinct codes by construction, so neither side meets a collision.
-                tracking_code: TrackingCode::from_bits(i as u64),
-                client_key: Some(format!("bench-{i}")),
-                channel: o.channel,
-                text: OpinionText::parse(&o.draft.text)?,
-                category: o.draft.category,
-                sentiment: o.draft.sentiment,
-                urgency: o.draft.urgency,
-                department: o.draft.department,
-                area_id: None,
-                unit_id: None,
-                department_id: None,
-                state: o.state(),
-                escalation: o.escalation,
-                key_opinion: o.key_opinion,
-                received_at: o.received_at,
-                due_at: Some(o.due_at),
-                closed_at: o.closed_at(),
-                verdict: o.verdict,
-                synthetic: true,
-            })
+            // Distinct codes by construction, so neither side meets a collision.
+            let mut row = o.to_new(TrackingCode::from_bits(i as u64), None, None, None)?;
+            row.client_key = Some(format!("bench-{i}"));
+            Ok(row)
         })
         .collect()
 }

@@ -5,9 +5,11 @@
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use minyi_core::Code;
+use minyi_core::ParseError;
 use minyi_core::calendar::{Calendar, SHANGHAI};
 use minyi_core::opinion::{
-    Escalation, OpinionAction, OpinionState, default_response_working_days, transition,
+    Escalation, NewOpinion, OpinionAction, OpinionState, OpinionText, TrackingCode,
+    default_response_working_days, transition,
 };
 use minyi_core::org::WindowKind;
 use minyi_core::records::{CaseKind, PermitKind};
@@ -57,6 +59,37 @@ impl DemoOpinion {
         (!self.state().is_open())
             .then(|| self.history.last().map(|h| h.1))
             .flatten()
+    }
+
+    /// The record to store, once the caller has resolved codes to ids.
+    pub fn to_new(
+        &self,
+        tracking_code: TrackingCode,
+        area_id: Option<i64>,
+        unit_id: Option<i64>,
+        department_id: Option<i64>,
+    ) -> Result<NewOpinion, ParseError> {
+        Ok(NewOpinion {
+            tracking_code,
+            client_key: None,
+            channel: self.channel,
+            text: OpinionText::parse(&self.draft.text)?,
+            category: self.draft.category,
+            sentiment: self.draft.sentiment,
+            urgency: self.draft.urgency,
+            department: self.draft.department,
+            area_id,
+            unit_id,
+            department_id,
+            state: self.state(),
+            escalation: self.escalation,
+            key_opinion: self.key_opinion,
+            received_at: self.received_at,
+            due_at: Some(self.due_at),
+            closed_at: self.closed_at(),
+            verdict: self.verdict,
+            synthetic: true,
+        })
     }
 }
 

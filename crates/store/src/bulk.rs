@@ -81,22 +81,29 @@ pub(crate) async fn insert_all<T>(
     bind: Binder<'_, T>,
 ) -> Result<u64> {
     let mut tx = store.pool().begin().await?;
+    let inserted = insert_in(&mut tx, store.backend(), table, cols, rows, bind).await?;
+    tx.commit().await?;
+    Ok(inserted)
+}
+
+/// The same inside a transaction the caller owns, so several kinds of row can commit together.
+pub(crate) async fn insert_in<T>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    table: &str,
+    cols: &[&str],
+    rows: &[T],
+    bind: Binder<'_, T>,
+) -> Result<u64> {
     let mut inserted = 0;
     for chunk in rows.chunks(chunk_rows(cols.len())) {
-        let sql = insert_sql(
-            store.backend(),
-            table,
-            cols,
-            chunk.len(),
-            "ON CONFLICT DO NOTHING",
-        );
+        let sql = insert_sql(backend, table, cols, chunk.len(), "ON CONFLICT DO NOTHING");
         let args = args_for(chunk, bind)?;
         inserted += sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?
             .rows_affected();
     }
-    tx.commit().await?;
     Ok(inserted)
 }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use minyi_core::event::SubjectKind;
+use minyi_core::event::{NewEvent, SubjectKind};
 use minyi_core::opinion::{
     Escalation, NewOpinion, OpinionAction, OpinionState, TrackingCode, transition,
 };
@@ -182,35 +182,20 @@ impl Store {
             }
             base += chunk.len();
         }
-        let event_cols = [
-            "subject",
-            "subject_id",
-            "at",
-            "actor",
-            "action",
-            "from_state",
-            "to_state",
-        ];
-        for chunk in events.chunks(chunk_rows(event_cols.len())) {
-            let sql = insert_sql(self.backend(), "events", &event_cols, chunk.len(), "");
-            let args = args_for(chunk, &|(id, at, state): &(
-                i64,
-                DateTime<Utc>,
-                OpinionState,
-            ),
-                                         a| {
-                add(a, SubjectKind::Opinion.code())?;
-                add(a, *id)?;
-                add(a, ms(*at))?;
-                add(a, actor.to_owned())?;
-                add(a, "receive")?;
-                add(a, None::<String>)?;
-                add(a, state.code())
-            })?;
-            sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let receipts: Vec<NewEvent> = events
+            .into_iter()
+            .map(|(id, at, state)| NewEvent {
+                subject: SubjectKind::Opinion,
+                subject_id: id,
+                at,
+                actor: actor.to_owned(),
+                action: "receive".into(),
+                from_state: None,
+                to_state: Some(state.code().into()),
+                detail: None,
+            })
+            .collect();
+        crate::records::insert_events_in(&mut tx, self.backend(), &receipts).await?;
         tx.commit().await?;
         Ok(outcomes)
     }

@@ -5,7 +5,7 @@ use minyi_core::event::{NewEvent, SubjectKind};
 use minyi_core::records::{NewCase, NewIncident, NewPermit, NewRating};
 use sqlx::Row;
 
-use crate::bulk::{add, insert_all};
+use crate::bulk::{add, insert_all, insert_in};
 use crate::error::Result;
 use crate::{Store, from_ms, ms};
 
@@ -49,35 +49,43 @@ pub struct UnitActivity {
     pub overdue: i64,
 }
 
+const EVENT_COLS: [&str; 8] = [
+    "subject",
+    "subject_id",
+    "at",
+    "actor",
+    "action",
+    "from_state",
+    "to_state",
+    "detail",
+];
+
+/// Appends events inside the caller's transaction, so a change and its history commit together.
+pub(crate) async fn insert_events_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: crate::Backend,
+    events: &[NewEvent],
+) -> Result<u64> {
+    insert_in(tx, backend, "events", &EVENT_COLS, events, &|e, a| {
+        add(a, e.subject.code())?;
+        add(a, e.subject_id)?;
+        add(a, ms(e.at))?;
+        add(a, e.actor.clone())?;
+        add(a, e.action.clone())?;
+        add(a, e.from_state.clone())?;
+        add(a, e.to_state.clone())?;
+        add(a, e.detail.clone())
+    })
+    .await
+}
+
 impl Store {
     /// Appends events in one transaction.
     pub async fn insert_events(&self, events: &[NewEvent]) -> Result<u64> {
-        insert_all(
-            self,
-            "events",
-            &[
-                "subject",
-                "subject_id",
-                "at",
-                "actor",
-                "action",
-                "from_state",
-                "to_state",
-                "detail",
-            ],
-            events,
-            &|e, a| {
-                add(a, e.subject.code())?;
-                add(a, e.subject_id)?;
-                add(a, ms(e.at))?;
-                add(a, e.actor.clone())?;
-                add(a, e.action.clone())?;
-                add(a, e.from_state.clone())?;
-                add(a, e.to_state.clone())?;
-                add(a, e.detail.clone())
-            },
-        )
-        .await
+        let mut tx = self.pool().begin().await?;
+        let n = insert_events_in(&mut tx, self.backend(), events).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// The history of one subject, oldest first.
