@@ -25,24 +25,19 @@ impl Lang {
         }
     }
 
-    /// The language asked for: `?lang=` first, then the `lang` cookie, then
-    /// Accept-Language; zh-CN unless English is clearly preferred.
-    pub fn negotiate(query: Option<&str>, cookie: Option<&str>, accept: Option<&str>) -> Lang {
+    /// The language asked for: `?lang=` first, then the `lang` cookie; otherwise zh-CN.
+    /// Accept-Language is deliberately not consulted: office browsers are often set up in
+    /// English, and the bureau's working language is Chinese — English is a choice.
+    pub fn negotiate(query: Option<&str>, cookie: Option<&str>) -> Lang {
         let parse = |s: &str| match s.trim().to_ascii_lowercase().as_str() {
             "en" | "en-us" | "en-gb" => Some(Lang::En),
             "zh" | "zh-cn" | "zh-hans" => Some(Lang::ZhCn),
             _ => None,
         };
-        if let Some(l) = query.and_then(parse).or_else(|| cookie.and_then(parse)) {
-            return l;
-        }
-        let first = accept
-            .and_then(|a| a.split(',').next())
-            .map(|t| t.split(';').next().unwrap_or("").trim());
-        match first {
-            Some(t) if t.to_ascii_lowercase().starts_with("en") => Lang::En,
-            _ => Lang::ZhCn,
-        }
+        query
+            .and_then(parse)
+            .or_else(|| cookie.and_then(parse))
+            .unwrap_or(Lang::ZhCn)
     }
 }
 
@@ -87,17 +82,10 @@ mod tests {
 
     #[test]
     fn negotiation() {
-        assert_eq!(Lang::negotiate(None, None, None), Lang::ZhCn);
-        assert_eq!(Lang::negotiate(Some("en"), Some("zh-CN"), None), Lang::En);
-        assert_eq!(Lang::negotiate(None, Some("en"), Some("zh-CN")), Lang::En);
-        assert_eq!(
-            Lang::negotiate(None, None, Some("en-US,en;q=0.9")),
-            Lang::En
-        );
-        assert_eq!(
-            Lang::negotiate(None, None, Some("zh-CN,zh;q=0.9,en;q=0.8")),
-            Lang::ZhCn
-        );
-        assert_eq!(Lang::negotiate(Some("fr"), None, Some("de")), Lang::ZhCn);
+        assert_eq!(Lang::negotiate(None, None), Lang::ZhCn);
+        assert_eq!(Lang::negotiate(Some("en"), Some("zh-CN")), Lang::En);
+        assert_eq!(Lang::negotiate(None, Some("en")), Lang::En);
+        assert_eq!(Lang::negotiate(Some("zh-CN"), Some("en")), Lang::ZhCn);
+        assert_eq!(Lang::negotiate(Some("fr"), None), Lang::ZhCn);
     }
 }

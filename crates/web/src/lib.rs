@@ -106,10 +106,7 @@ fn lang_of(q: &LangQuery, headers: &HeaderMap) -> Lang {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .find_map(|kv| kv.trim().strip_prefix("lang=").map(str::to_owned));
-    let accept = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    Lang::negotiate(q.lang.as_deref(), cookie.as_deref(), accept)
+    Lang::negotiate(q.lang.as_deref(), cookie.as_deref())
 }
 
 /// An HTML response that remembers an explicit language choice in a cookie.
