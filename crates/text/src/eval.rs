@@ -240,20 +240,7 @@ pub fn evaluate(
             reason: format!("{} is outside [0.05, 0.5]", config.test_fraction),
         });
     }
-    // Strata are category × department, so every department is tested too.
-    let labels: Vec<usize> = examples
-        .iter()
-        .map(|e| e.category.index() * 16 + e.department.map_or(0, |d| d.index() + 1))
-        .collect();
-    let (train_idx, test_idx) = stratified_split(&labels, config.test_fraction, config.split_seed);
-    let train_set: Vec<Example> = train_idx
-        .iter()
-        .filter_map(|&i| examples.get(i).cloned())
-        .collect();
-    let test_set: Vec<Example> = test_idx
-        .iter()
-        .filter_map(|&i| examples.get(i).cloned())
-        .collect();
+    let (train_set, test_set) = held_out_split(examples, config.test_fraction, config.split_seed);
     if test_set.is_empty() {
         return Err(TextError::Training {
             reason: "too few examples to hold any out".into(),
@@ -272,6 +259,27 @@ pub fn category_counts(examples: &[Example]) -> Vec<(Category, usize)> {
         .iter()
         .map(|&c| (c, examples.iter().filter(|e| e.category == c).count()))
         .collect()
+}
+
+/// The split `evaluate` uses: (training, held out), stratified by category ×
+/// department so every department is tested too, shuffled by `seed`. Public so a saved
+/// model can be scored on exactly the examples `evaluate` holds out.
+pub fn held_out_split(
+    examples: &[Example],
+    fraction: f64,
+    seed: u64,
+) -> (Vec<Example>, Vec<Example>) {
+    let labels: Vec<usize> = examples
+        .iter()
+        .map(|e| e.category.index() * 16 + e.department.map_or(0, |d| d.index() + 1))
+        .collect();
+    let (train_idx, test_idx) = stratified_split(&labels, fraction, seed);
+    let pick = |idx: &[usize]| {
+        idx.iter()
+            .filter_map(|&i| examples.get(i).cloned())
+            .collect()
+    };
+    (pick(&train_idx), pick(&test_idx))
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ mod rng;
 pub use corpus::{Example, LabelledPair, builtin_corpus, builtin_pairs, parse_jsonl, parse_pairs};
 pub use dedup::{Calibration, Clustering, DedupConfig, DedupItem, Link, cluster, compare};
 pub use error::TextError;
-pub use eval::{ClassMetrics, EvalConfig, Evaluation, HeadReport, evaluate, score};
+pub use eval::{ClassMetrics, EvalConfig, Evaluation, HeadReport, evaluate, held_out_split, score};
 pub use features::{FeatureConfig, Featurizer, Scratch};
 pub use labels::{Category, Department, LabelKind, Sentiment, Urgency};
 pub use model::{
