@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use minyi_app::{App, Config};
 
 mod bench;
+mod stats;
+mod text;
 
 #[derive(Parser)]
 #[command(
@@ -63,6 +65,21 @@ enum Command {
     Calendar {
         /// The calendar TOML file (see docs/formats.md).
         file: PathBuf,
+    },
+    /// Classify opinion texts with a trained model.
+    Text {
+        #[command(subcommand)]
+        command: text::TextCommand,
+    },
+    /// Train and evaluate the text classification model.
+    Model {
+        #[command(subcommand)]
+        command: text::ModelCommand,
+    },
+    /// Survey estimation, small-area shrinkage and rank uncertainty on any survey file.
+    Stats {
+        #[command(subcommand)]
+        command: stats::StatsCommand,
     },
     /// Benchmarks that print their same-run baseline and the ratio.
     Bench {
@@ -183,6 +200,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             Ok(())
+        }
+        Command::Text { command } => {
+            init_logging("warn")?;
+            text::run_text(command)
+        }
+        Command::Model { command } => {
+            init_logging("warn")?;
+            text::run_model(command)
+        }
+        Command::Stats { command } => {
+            init_logging("warn")?;
+            stats::run(command)
         }
         Command::Bench { command } => {
             init_logging("warn")?;

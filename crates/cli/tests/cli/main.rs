@@ -1,5 +1,8 @@
 //! The `minyi` binary as an operator uses it: demo, units list, serve, and the clear
-//! one-line errors for bad input.
+//! one-line errors for bad input; `stats` and `text` cover those subcommands.
+
+mod stats;
+mod text;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
