@@ -58,6 +58,18 @@ impl App {
     }
 }
 
+/// For commands that only read: a default (SQLite) store must already exist, so a
+/// mistyped `--data-dir` is an error instead of a new empty database.
+pub fn require_existing_store(config: &Config) -> Result<()> {
+    if config.database_url.is_none() && !config.data_dir.join("minyi.db").exists() {
+        return Err(AppError::Refused(format!(
+            "no minyi database in {}: give the --data-dir that `minyi serve` or `minyi demo` used, or --database-url",
+            config.data_dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// The data directory holds the SQLite file, keys and logs: create it if missing, and
 /// fail clearly if it is a file or cannot be written.
 pub fn prepare_data_dir(dir: &Path) -> Result<()> {

@@ -178,6 +178,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let config = load_config(&cli)?;
             init_logging("warn")?;
+            minyi_app::require_existing_store(&config)?;
             let app = App::open(config).await?;
             let mut out = String::new();
             for u in app.store.units().await? {

@@ -154,6 +154,29 @@ fn unit(c: &Code, kind: UnitKind, name: String, parent: &Code) -> NewUnit {
     }
 }
 
+fn window(c: &Code, kind: WindowKind, name: String, parent: &Code) -> NewUnit {
+    NewUnit {
+        window: Some(kind),
+        ..unit(c, UnitKind::Window, name, parent)
+    }
+}
+
+/// An officer with an invented name; chiefs and instructors get a (fictional) duty phone.
+fn officer(rng: &mut impl Rng, unit: &Code, role: OfficerRole) -> NewOfficer {
+    let name = names::person_name(rng);
+    let duty_phone = match role {
+        OfficerRole::Chief | OfficerRole::Instructor => duty_phone(rng),
+        OfficerRole::CommunityOfficer | OfficerRole::WindowStaff => None,
+    };
+    NewOfficer {
+        unit: unit.clone(),
+        name,
+        role,
+        duty_phone,
+        synthetic: true,
+    }
+}
+
 /// Splits `total` into `n` positive parts with random weights (each at least `min`).
 fn split(rng: &mut impl Rng, total: u64, n: usize, min: u64) -> Vec<u64> {
     let weights: Vec<f64> = (0..n).map(|_| 0.4 + rng.random::<f64>() * 1.6).collect();
@@ -221,34 +244,14 @@ pub fn build(rng: &mut impl Rng) -> City {
             county.bureau.into(),
             &city,
         ));
-        officers.push(NewOfficer {
-            unit: bureau.clone(),
-            name: names::person_name(rng),
-            role: OfficerRole::Chief,
-            duty_phone: duty_phone(rng),
-            synthetic: true,
-        });
+        officers.push(officer(rng, &bureau, OfficerRole::Chief));
         for (suffix, kind, name) in [
             ("WV", WindowKind::Vehicle, "车管所业务窗口"),
             ("WX", WindowKind::ExitEntry, "出入境业务窗口"),
         ] {
             let w = code(format!("{bureau}-{suffix}"));
-            units.push(NewUnit {
-                window: Some(kind),
-                ..unit(
-                    &w,
-                    UnitKind::Window,
-                    format!("{}{name}", county.name),
-                    &bureau,
-                )
-            });
-            officers.push(NewOfficer {
-                unit: w.clone(),
-                name: names::person_name(rng),
-                role: OfficerRole::WindowStaff,
-                duty_phone: None,
-                synthetic: true,
-            });
+            units.push(window(&w, kind, format!("{}{name}", county.name), &bureau));
+            officers.push(officer(rng, &w, OfficerRole::WindowStaff));
             county_windows.push((ci, w, kind));
         }
         let county_area = code(format!("A-{}", county.key));
@@ -279,22 +282,10 @@ pub fn build(rng: &mut impl Rng) -> City {
             ));
             let quality = 0.55 + 0.45 * rng.random::<f64>();
             for role in [OfficerRole::Chief, OfficerRole::Instructor] {
-                officers.push(NewOfficer {
-                    unit: station.clone(),
-                    name: names::person_name(rng),
-                    role,
-                    duty_phone: duty_phone(rng),
-                    synthetic: true,
-                });
+                officers.push(officer(rng, &station, role));
             }
             for _ in 0..rng.random_range(2..=6) {
-                officers.push(NewOfficer {
-                    unit: station.clone(),
-                    name: names::person_name(rng),
-                    role: OfficerRole::CommunityOfficer,
-                    duty_phone: None,
-                    synthetic: true,
-                });
+                officers.push(officer(rng, &station, OfficerRole::CommunityOfficer));
             }
             let mut windows = vec![(code(format!("{station}-WH")), WindowKind::Household)];
             if rng.random_bool(0.6) {
@@ -305,17 +296,8 @@ pub fn build(rng: &mut impl Rng) -> City {
                     WindowKind::Household => "户政窗口",
                     _ => "治安办证窗口",
                 };
-                units.push(NewUnit {
-                    window: Some(*kind),
-                    ..unit(w, UnitKind::Window, format!("{base}派出所{name}"), &station)
-                });
-                officers.push(NewOfficer {
-                    unit: w.clone(),
-                    name: names::person_name(rng),
-                    role: OfficerRole::WindowStaff,
-                    duty_phone: None,
-                    synthetic: true,
-                });
+                units.push(window(w, *kind, format!("{base}派出所{name}"), &station));
+                officers.push(officer(rng, w, OfficerRole::WindowStaff));
             }
             let township_code = code(format!("{county_area}-{:02}", t + 1));
             let (tlon, tlat) = (

@@ -247,6 +247,30 @@ fn beta_form(p: f64, n_eff: f64, alpha: f64) -> (f64, f64) {
     (lower, upper)
 }
 
+/// The documented fallback of both weighted methods at p = 0 or 1 (or zero variance):
+/// Clopper–Pearson with the observation count as sample size, flagged as such. One
+/// function, so the two methods cannot drift apart.
+fn boundary_fallback(
+    p: f64,
+    variance: f64,
+    n_obs: usize,
+    level: f64,
+    method: PropCiMethod,
+) -> Option<PropInterval> {
+    if !is_boundary(p, variance) {
+        return None;
+    }
+    let (lo, hi) = beta_form(p, n_obs as f64, 1.0 - level);
+    Some(finish(
+        p,
+        lo,
+        hi,
+        level,
+        method,
+        Some(CiNote::BoundaryFallback),
+    ))
+}
+
 /// Korn–Graubard interval for a weighted proportion `p` with design variance
 /// `variance`, `n_obs` observations and `df` design degrees of freedom (number of PSUs
 /// minus number of strata). Effective sample size p(1−p)/v, scaled by
@@ -261,16 +285,9 @@ pub fn korn_graubard(
     check_level(level)?;
     check_weighted(p, variance, n_obs, df)?;
     let alpha = 1.0 - level;
-    if is_boundary(p, variance) {
-        let (lo, hi) = beta_form(p, n_obs as f64, alpha);
-        return Ok(finish(
-            p,
-            lo,
-            hi,
-            level,
-            PropCiMethod::KornGraubard,
-            Some(CiNote::BoundaryFallback),
-        ));
+    if let Some(fallback) = boundary_fallback(p, variance, n_obs, level, PropCiMethod::KornGraubard)
+    {
+        return Ok(fallback);
     }
     let mut n_eff = p * (1.0 - p) / variance;
     if n_obs > 1 {
@@ -293,16 +310,8 @@ pub fn logit(
     check_level(level)?;
     check_weighted(p, variance, n_obs, df)?;
     let alpha = 1.0 - level;
-    if is_boundary(p, variance) {
-        let (lo, hi) = beta_form(p, n_obs as f64, alpha);
-        return Ok(finish(
-            p,
-            lo,
-            hi,
-            level,
-            PropCiMethod::Logit,
-            Some(CiNote::BoundaryFallback),
-        ));
+    if let Some(fallback) = boundary_fallback(p, variance, n_obs, level, PropCiMethod::Logit) {
+        return Ok(fallback);
     }
     let q = t_quantile(1.0 - alpha / 2.0, df);
     let eta = (p / (1.0 - p)).ln();

@@ -214,33 +214,38 @@ fn group_digits(n: i64) -> String {
 
 async fn not_found(Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
     let lang = lang_of(&q, &headers);
-    let body = format!(
-        "<h2>{}</h2><p>{}</p><p><a href=\"/\">{}</a></p>",
-        esc(t(lang, "not_found_title")),
-        esc(t(lang, "not_found_body")),
-        esc(t(lang, "back_home"))
-    );
-    html_response(
+    error_page(
         StatusCode::NOT_FOUND,
         lang,
-        false,
-        page(lang, t(lang, "not_found_title"), false, "/", &body),
+        "not_found_title",
+        "not_found_body",
     )
 }
 
 fn server_error(lang: Lang, detail: &str) -> Response {
     // The detail goes to the log, never to the page.
     tracing::error!(error = detail, "request failed");
-    let body = format!(
-        "<h2>{}</h2><p>{}</p>",
-        esc(t(lang, "server_error_title")),
-        esc(t(lang, "server_error_body"))
-    );
-    html_response(
+    error_page(
         StatusCode::INTERNAL_SERVER_ERROR,
         lang,
+        "server_error_title",
+        "server_error_body",
+    )
+}
+
+/// Every error page: a title, one sentence and the way home, in the user's language.
+fn error_page(status: StatusCode, lang: Lang, title_key: &str, body_key: &str) -> Response {
+    let body = format!(
+        "<h2>{}</h2><p>{}</p><p><a href=\"/\">{}</a></p>",
+        esc(t(lang, title_key)),
+        esc(t(lang, body_key)),
+        esc(t(lang, "back_home"))
+    );
+    html_response(
+        status,
+        lang,
         false,
-        page(lang, t(lang, "server_error_title"), false, "/", &body),
+        page(lang, t(lang, title_key), false, "/", &body),
     )
 }
 

@@ -284,6 +284,14 @@ fn bad_input_gets_one_clear_line() {
         &["--listen", "not-an-address"],
     );
 
+    // Reading from a mistyped data directory creates nothing.
+    let typo = dir.join("typo");
+    one_line_error(
+        &minyi(&["units", "list", "--data-dir", typo.to_str().unwrap()]),
+        &["no minyi database"],
+    );
+    assert!(!typo.exists());
+
     let cal = dir.join("cal.toml");
     std::fs::write(
         &cal,
