@@ -6,10 +6,12 @@
 //! construction. This crate must not do IO, async or SQL; its rules are tested in
 //! microseconds.
 
+pub mod access;
 pub mod calendar;
 pub mod code;
 pub mod contact;
 pub mod error;
+pub mod identity;
 pub mod event;
 pub mod opinion;
 pub mod org;

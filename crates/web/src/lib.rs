@@ -6,6 +6,7 @@
 
 pub mod html;
 pub mod i18n;
+pub mod protect;
 
 use std::time::Duration;
 

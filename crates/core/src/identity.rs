@@ -1,0 +1,1 @@
+//! Residents' identity fields, parsed at the edge.

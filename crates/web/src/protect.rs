@@ -1,0 +1,1 @@
+//! Request protection: rate limits and security headers.
