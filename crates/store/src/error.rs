@@ -38,8 +38,10 @@ pub enum StoreError {
     Invalid(#[from] minyi_core::ParseError),
     #[error(transparent)]
     Transition(#[from] minyi_core::opinion::TransitionError),
-    #[error("opinion {id} changed while this action was applied; reload and try again")]
-    Conflict { id: i64 },
+    /// A write that lost to another: a concurrent change, or a unique name already taken.
+    /// One variant for both so callers answer "conflict" (HTTP 409) without listing causes.
+    #[error("{0}")]
+    Conflict(String),
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

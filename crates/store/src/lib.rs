@@ -5,8 +5,11 @@
 //! BIGINT ids and epoch-millisecond times, TEXT codes. This crate must not hold business
 //! rules (the lifecycle lives in `minyi-core`); it stores and fetches, transactionally.
 
+mod accounts;
+mod audit;
 pub mod baseline;
 mod bulk;
+mod contacts;
 mod error;
 mod migrate;
 mod opinions;
@@ -15,6 +18,9 @@ mod records;
 pub mod testing;
 mod url;
 
+pub use accounts::{AccountRow, ApiKeyRow, NewAccount, NewApiKey, SessionRow};
+pub use audit::{AUDIT_GENESIS, AuditRow, NewAudit};
+pub use contacts::{ANONYMISED, ContactRow, NewContact};
 pub use error::{Result, StoreError};
 pub use migrate::{LATEST as SCHEMA_VERSION, schema_columns};
 pub use opinions::{InsertOutcome, OpinionRow};

@@ -13,6 +13,7 @@ use sqlx::Row;
 use sqlx::any::{AnyArguments, AnyRow};
 
 use crate::bulk::{add, args_for, chunk_rows, insert_sql};
+use crate::contacts::NewContact;
 use crate::error::{Result, StoreError};
 use crate::{Store, from_ms, ms};
 
@@ -49,6 +50,8 @@ pub struct OpinionRow {
     pub verdict: Option<Verdict>,
     pub merged_into: Option<i64>,
     pub synthetic: bool,
+    /// The resident's contact row, if they left one (see `contacts`).
+    pub contact_id: Option<i64>,
 }
 
 const COLS: &[&str] = &[
@@ -75,7 +78,7 @@ const COLS: &[&str] = &[
 
 const SELECT: &str = "SELECT id, tracking_code, channel, text, category, sentiment, urgency, department, area_id, \
      unit_id, department_id, state, escalation, key_opinion, received_at, due_at, closed_at, verdict, merged_into, \
-     synthetic FROM opinions";
+     synthetic, contact_id FROM opinions";
 
 fn bind(o: &NewOpinion, a: &mut AnyArguments) -> std::result::Result<(), sqlx::error::BoxDynError> {
     add(a, o.tracking_code.as_str().to_owned())?;
@@ -97,6 +100,20 @@ fn bind(o: &NewOpinion, a: &mut AnyArguments) -> std::result::Result<(), sqlx::e
     add(a, o.closed_at.map(ms))?;
     add(a, o.verdict.map(|v| v.code()))?;
     add(a, o.synthetic as i64)
+}
+
+/// The `received` event every stored opinion starts its history with.
+fn receipt(id: i64, at: DateTime<Utc>, state: OpinionState, actor: &str) -> NewEvent {
+    NewEvent {
+        subject: SubjectKind::Opinion,
+        subject_id: id,
+        at,
+        actor: actor.to_owned(),
+        action: "receive".into(),
+        from_state: None,
+        to_state: Some(state.code().into()),
+        detail: None,
+    }
 }
 
 fn row(r: &AnyRow) -> Result<OpinionRow> {
@@ -131,6 +148,7 @@ fn row(r: &AnyRow) -> Result<OpinionRow> {
         verdict: os("verdict")?.map(|v| Verdict::parse(&v)).transpose()?,
         merged_into: r.try_get("merged_into")?,
         synthetic: r.try_get::<i64, _>("synthetic")? != 0,
+        contact_id: r.try_get("contact_id")?,
     })
 }
 
@@ -184,20 +202,71 @@ impl Store {
         }
         let receipts: Vec<NewEvent> = events
             .into_iter()
-            .map(|(id, at, state)| NewEvent {
-                subject: SubjectKind::Opinion,
-                subject_id: id,
-                at,
-                actor: actor.to_owned(),
-                action: "receive".into(),
-                from_state: None,
-                to_state: Some(state.code().into()),
-                detail: None,
-            })
+            .map(|(id, at, state)| receipt(id, at, state, actor))
             .collect();
         crate::records::insert_events_in(&mut tx, self.backend(), &receipts).await?;
         tx.commit().await?;
         Ok(outcomes)
+    }
+
+    /// Stores one opinion and the resident's contact (already encrypted, hashed and
+    /// masked by the caller) in one transaction: the contact row, the opinion pointing at
+    /// it, then its `received` event. Idempotent on the client key like
+    /// [`Store::insert_opinions`]: a key seen before yields `Existing` and writes no
+    /// contact; a tracking-code collision yields `CodeTaken` and writes nothing.
+    pub async fn submit_opinion(
+        &self,
+        o: &NewOpinion,
+        contact: Option<&NewContact>,
+        now: DateTime<Utc>,
+    ) -> Result<InsertOutcome> {
+        let mut tx = self.pool().begin().await?;
+        let contact_id = match contact {
+            Some(c) => Some(crate::contacts::insert_contact_in(&mut tx, c, now).await?),
+            None => None,
+        };
+        let mut cols = COLS.to_vec();
+        cols.push("contact_id");
+        let sql = insert_sql(
+            self.backend(),
+            "opinions",
+            &cols,
+            1,
+            "ON CONFLICT DO NOTHING RETURNING id",
+        );
+        let args = args_for(&[(o, contact_id)], &|(o, contact_id), a| {
+            bind(o, a)?;
+            add(a, *contact_id)
+        })?;
+        let created = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(created) = created else {
+            // Nothing was inserted: find out why, then roll the contact back with it, so
+            // a retried submission never leaves a second copy of someone's identity.
+            let existing = match &o.client_key {
+                Some(key) => sqlx::query("SELECT id FROM opinions WHERE client_key = $1")
+                    .bind(key.clone())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|r| r.try_get::<i64, _>(0))
+                    .transpose()?,
+                None => None,
+            };
+            tx.rollback().await?;
+            return Ok(existing.map_or(InsertOutcome::CodeTaken, InsertOutcome::Existing));
+        };
+        let id: i64 = created.try_get(0)?;
+        // No staff member acted: the event names the channel the resident used.
+        let actor = o.channel.code();
+        crate::records::insert_events_in(
+            &mut tx,
+            self.backend(),
+            &[receipt(id, o.received_at, OpinionState::Received, actor)],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(InsertOutcome::Created(id))
     }
 
     pub async fn opinion(&self, id: i64) -> Result<Option<OpinionRow>> {
@@ -232,6 +301,52 @@ impl Store {
         ));
         sqlx::query(sql)
             .bind(unit_id)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(row)
+            .collect()
+    }
+
+    /// Opinions whose handling unit is one of `unit_ids` (an account's scope), newest
+    /// received first. An empty scope sees nothing and asks the database nothing.
+    pub async fn opinions_in_units(&self, unit_ids: &[i64], limit: i64) -> Result<Vec<OpinionRow>> {
+        if unit_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut ids = unit_ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE unit_id IN ({}) ORDER BY received_at DESC, id DESC LIMIT ${}",
+            marks.join(", "),
+            ids.len() + 1
+        ));
+        let mut q = sqlx::query(sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.bind(limit)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(row)
+            .collect()
+    }
+
+    /// Opinions routed to a linked department (what its liaison sees), newest received first.
+    pub async fn opinions_of_department(
+        &self,
+        department_id: i64,
+        limit: i64,
+    ) -> Result<Vec<OpinionRow>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE department_id = $1 ORDER BY received_at DESC, id DESC LIMIT $2"
+        ));
+        sqlx::query(sql)
+            .bind(department_id)
             .bind(limit)
             .fetch_all(self.pool())
             .await?
@@ -281,7 +396,9 @@ impl Store {
         .await?
         .rows_affected();
         if changed != 1 {
-            return Err(StoreError::Conflict { id });
+            return Err(StoreError::Conflict(format!(
+                "opinion {id} changed while this action was applied; reload and try again"
+            )));
         }
         sqlx::query(
             "INSERT INTO events (subject, subject_id, at, actor, action, from_state, to_state, detail) \

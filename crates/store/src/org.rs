@@ -157,6 +157,16 @@ impl Store {
             .collect()
     }
 
+    /// Every unit as (id, parent_id), for computing an account's subtree scope.
+    pub async fn unit_tree(&self) -> Result<Vec<(i64, Option<i64>)>> {
+        sqlx::query("SELECT id, parent_id FROM units ORDER BY id")
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("parent_id")?)))
+            .collect()
+    }
+
     pub async fn unit_by_code(&self, code: &str) -> Result<Option<UnitRow>> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {UNIT_COLS} FROM units WHERE code = $1"));
         sqlx::query(sql)
