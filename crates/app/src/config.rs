@@ -24,6 +24,25 @@ pub struct FileConfig {
     /// A working-day calendar file replacing the built-in one (see docs/formats.md).
     pub calendar_file: Option<PathBuf>,
     pub log: Option<String>,
+    /// Where the data key lives (default: `minyi.key` in the data directory).
+    pub data_key_file: Option<PathBuf>,
+    /// Sign-outs after this many minutes without a request.
+    pub session_idle_minutes: Option<i64>,
+    /// Sign-outs this many hours after sign-in, however active.
+    pub session_max_hours: Option<i64>,
+    /// Mark cookies Secure: set when minyi is reached over HTTPS (behind the bureau's proxy).
+    pub secure_cookies: Option<bool>,
+    /// Take the client address from X-Forwarded-For (only behind a trusted reverse proxy).
+    pub trust_forwarded_for: Option<bool>,
+    /// Sign-in attempts per minute from one address.
+    pub login_rate_per_minute: Option<u32>,
+    /// Public submissions per minute from one address.
+    pub intake_rate_per_minute: Option<u32>,
+    /// Closed matters older than this many days have their residents' identities anonymised
+    /// by `minyi retention run`.
+    pub retention_days: Option<i64>,
+    /// The name given to the root unit when minyi starts on an empty store.
+    pub bureau_name: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -33,6 +52,56 @@ pub struct Config {
     pub listen: SocketAddr,
     pub calendar_file: Option<PathBuf>,
     pub log: String,
+    pub security: SecurityConfig,
+}
+
+/// A secret from the environment: usable, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SecurityConfig {
+    /// `MINYI_DATA_KEY`: the data key itself, instead of a key file.
+    pub data_key: Option<Secret>,
+    pub data_key_file: Option<PathBuf>,
+    pub session_idle_minutes: i64,
+    pub session_max_hours: i64,
+    pub secure_cookies: bool,
+    pub trust_forwarded_for: bool,
+    pub login_rate_per_minute: u32,
+    pub intake_rate_per_minute: u32,
+    pub retention_days: i64,
+    pub bureau_name: String,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        SecurityConfig {
+            data_key: None,
+            data_key_file: None,
+            session_idle_minutes: 120,
+            session_max_hours: 12,
+            secure_cookies: false,
+            trust_forwarded_for: false,
+            login_rate_per_minute: 10,
+            intake_rate_per_minute: 30,
+            // Three years: long enough for appeals and the annual assessment to be checked.
+            retention_days: 3 * 365,
+            bureau_name: "市公安局".into(),
+        }
+    }
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -49,6 +118,7 @@ impl Config {
                 .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
             calendar_file: None,
             log: "info".into(),
+            security: SecurityConfig::default(),
         }
     }
 
@@ -92,6 +162,23 @@ impl Config {
         if let Some(log) = env("MINYI_LOG").filter(|v| !v.trim().is_empty()) {
             config.log = log;
         }
+        if let Some(key) = env("MINYI_DATA_KEY").filter(|v| !v.trim().is_empty()) {
+            config.security.data_key = Some(Secret(key.trim().to_owned()));
+        }
+        for (var, slot) in [
+            ("MINYI_SECURE_COOKIES", &mut config.security.secure_cookies),
+            (
+                "MINYI_TRUST_FORWARDED_FOR",
+                &mut config.security.trust_forwarded_for,
+            ),
+        ] {
+            if let Some(v) = env(var).filter(|v| !v.trim().is_empty()) {
+                *slot = parse_bool(&v).ok_or_else(|| ConfigError::Env {
+                    var,
+                    message: format!("`{v}` is not true or false"),
+                })?;
+            }
+        }
         Ok(config)
     }
 
@@ -119,6 +206,41 @@ impl Config {
         if let Some(log) = file.log {
             self.log = log;
         }
+        let sec = &mut self.security;
+        if let Some(f) = file.data_key_file {
+            sec.data_key_file = Some(if f.is_relative() {
+                path.parent().unwrap_or(Path::new(".")).join(f)
+            } else {
+                f
+            });
+        }
+        if let Some(v) = file.session_idle_minutes {
+            sec.session_idle_minutes = in_range("session_idle_minutes", v, 1, 24 * 60).map_err(err)?;
+        }
+        if let Some(v) = file.session_max_hours {
+            sec.session_max_hours = in_range("session_max_hours", v, 1, 7 * 24).map_err(err)?;
+        }
+        if let Some(v) = file.secure_cookies {
+            sec.secure_cookies = v;
+        }
+        if let Some(v) = file.trust_forwarded_for {
+            sec.trust_forwarded_for = v;
+        }
+        if let Some(v) = file.login_rate_per_minute {
+            sec.login_rate_per_minute =
+                in_range("login_rate_per_minute", i64::from(v), 1, 10_000).map_err(err)? as u32;
+        }
+        if let Some(v) = file.intake_rate_per_minute {
+            sec.intake_rate_per_minute =
+                in_range("intake_rate_per_minute", i64::from(v), 1, 1_000_000).map_err(err)? as u32;
+        }
+        if let Some(v) = file.retention_days {
+            sec.retention_days = in_range("retention_days", v, 30, 36_500).map_err(err)?;
+        }
+        if let Some(v) = file.bureau_name {
+            minyi_core::org::check_name("bureau_name", &v).map_err(|e| err(e.to_string()))?;
+            sec.bureau_name = v.trim().to_owned();
+        }
         Ok(())
     }
 
@@ -128,6 +250,22 @@ impl Config {
             Some(u) => u.clone(),
             None => format!("sqlite://{}", self.data_dir.join("minyi.db").display()),
         }
+    }
+}
+
+fn in_range(key: &str, v: i64, lo: i64, hi: i64) -> Result<i64, String> {
+    if (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{key} = {v} is outside {lo}..={hi}"))
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
     }
 }
 

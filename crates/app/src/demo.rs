@@ -241,6 +241,15 @@ pub async fn load(
     store.insert_permits(&permits).await?;
     store.meta_set("synthetic_demo", "true").await?;
     store.meta_set(DEMO_STATE, "complete").await?;
+    crate::audit::record(
+        app,
+        chrono::Utc::now(),
+        "cli",
+        crate::audit::AuditAction::DemoLoaded,
+        "demo",
+        &format!("seed={seed}"),
+    )
+    .await?;
     store.meta_set("demo_seed", &seed.to_string()).await?;
     store
         .meta_set("demo_period", &format!("{}..{}", period.first, period.last))
@@ -268,4 +277,79 @@ pub async fn check_not_half_loaded(app: &App) -> Result<()> {
 /// The demo's full size: at least 50,000 opinions and 300,000 ratings.
 pub fn full_volumes() -> Volumes {
     Volumes::default()
+}
+
+/// One demo account, with the password shown once when it is created.
+#[derive(Debug, Clone)]
+pub struct DemoAccount {
+    pub role: minyi_core::access::Role,
+    pub username: String,
+    pub password: String,
+    pub unit_code: String,
+    pub unit_name: String,
+}
+
+/// One account per role on the demo city, each at a unit that role would sit at: the city
+/// bureau, the first county bureau, its first station, the first linked department.
+/// Passwords are random and returned to be printed; nothing is created if any `demo_`
+/// account exists already.
+pub async fn create_accounts(app: &App, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<DemoAccount>> {
+    use minyi_core::access::Role;
+    use minyi_core::org::UnitKind;
+    if app
+        .store
+        .accounts()
+        .await?
+        .iter()
+        .any(|a| a.username.starts_with("demo_"))
+    {
+        return Ok(Vec::new());
+    }
+    let mut units = app.store.units().await?;
+    units.sort_by(|a, b| a.code.as_str().cmp(b.code.as_str()));
+    let first = |kind: UnitKind, parent: Option<i64>| {
+        units
+            .iter()
+            .find(|u| u.kind == kind && parent.is_none_or(|p| u.parent_id == Some(p)))
+            .cloned()
+    };
+    let missing = || AppError::Refused("the demo city is not loaded: no units of the expected kinds".into());
+    let city = first(UnitKind::CityBureau, None).ok_or_else(missing)?;
+    let county = first(UnitKind::CountyBureau, Some(city.id)).ok_or_else(missing)?;
+    let station = first(UnitKind::Station, Some(county.id)).ok_or_else(missing)?;
+    let department = first(UnitKind::Department, None).ok_or_else(missing)?;
+    let plan = [
+        (Role::Admin, "demo_admin", "演示管理员", &city),
+        (Role::CityAnalyst, "demo_city", "演示市局研判员", &city),
+        (Role::CountyAnalyst, "demo_county", "演示县局研判员", &county),
+        (Role::StationStaff, "demo_station", "演示派出所民警", &station),
+        (Role::DepartmentLiaison, "demo_liaison", "演示部门联络员", &department),
+        (Role::SurveyAgency, "demo_survey", "演示测评机构", &city),
+        (Role::Leader, "demo_leader", "演示局领导", &city),
+    ];
+    let mut out = Vec::new();
+    for (role, username, display, unit) in plan {
+        let password = crate::auth::random_password();
+        crate::auth::create_account(
+            app,
+            crate::auth::Operator::Cli,
+            username,
+            display,
+            role,
+            unit.code.as_str(),
+            &password,
+            false,
+            true,
+            now,
+        )
+        .await?;
+        out.push(DemoAccount {
+            role,
+            username: username.to_owned(),
+            password,
+            unit_code: unit.code.to_string(),
+            unit_name: unit.name.clone(),
+        });
+    }
+    Ok(out)
 }

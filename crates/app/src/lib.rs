@@ -5,9 +5,14 @@
 //! It must not speak HTTP or parse command lines (that is `web` and `cli`), and a rule
 //! that can be stated without IO belongs in `core`, `stats`, `text` or `assess`.
 
+pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod intake;
+pub mod keys;
 pub mod overview;
+pub mod privacy;
 
 use std::path::Path;
 
@@ -32,6 +37,15 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Refused(String),
+    /// The input was wrong; the message says what and where.
+    #[error("{0}")]
+    Invalid(String),
+    /// The principal's role does not allow this.
+    #[error("forbidden")]
+    Forbidden,
+    /// Absent, or outside the principal's scope: the two are indistinguishable on purpose.
+    #[error("not found")]
+    NotFound,
 }
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
@@ -42,6 +56,8 @@ pub struct App {
     pub config: Config,
     pub store: Store,
     pub calendar: std::sync::Arc<Calendar>,
+    /// The data key (see `keys`): encrypts residents' identities, seals the audit chain.
+    pub key: std::sync::Arc<minyi_vault::DataKey>,
 }
 
 impl App {
@@ -50,10 +66,12 @@ impl App {
         prepare_data_dir(&config.data_dir)?;
         let calendar = load_calendar(config.calendar_file.as_deref())?;
         let store = Store::open(&config.effective_database_url()).await?;
+        let key = keys::load_or_create(&config, &store).await?;
         Ok(App {
             config,
             store,
             calendar: std::sync::Arc::new(calendar),
+            key: std::sync::Arc::new(key),
         })
     }
 }

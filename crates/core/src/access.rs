@@ -211,8 +211,16 @@ mod tests {
     #[test]
     fn leaders_only_read_and_the_survey_agency_sees_no_opinions() {
         for p in Permission::ALL {
-            assert_eq!(Role::Leader.may(*p), *p == Permission::ViewOpinions, "{p:?}");
-            assert_eq!(Role::SurveyAgency.may(*p), *p == Permission::SurveyWork, "{p:?}");
+            assert_eq!(
+                Role::Leader.may(*p),
+                *p == Permission::ViewOpinions,
+                "{p:?}"
+            );
+            assert_eq!(
+                Role::SurveyAgency.may(*p),
+                *p == Permission::SurveyWork,
+                "{p:?}"
+            );
         }
         assert!(!Role::Admin.may(Permission::RevealPersonalData));
     }
@@ -231,7 +239,12 @@ mod tests {
             department_id: None,
         };
         assert!(may_view_opinion(Role::StationStaff, &station, false, here));
-        assert!(!may_view_opinion(Role::StationStaff, &station, false, there));
+        assert!(!may_view_opinion(
+            Role::StationStaff,
+            &station,
+            false,
+            there
+        ));
         assert!(may_view_opinion(
             Role::DepartmentLiaison,
             &dept,
@@ -248,7 +261,12 @@ mod tests {
             unit_id: None,
             department_id: None,
         };
-        assert!(!may_view_opinion(Role::StationStaff, &station, false, unrouted));
+        assert!(!may_view_opinion(
+            Role::StationStaff,
+            &station,
+            false,
+            unrouted
+        ));
         assert!(may_view_opinion(
             Role::CityAnalyst,
             &Scope::subtree(1, &units),

@@ -1,0 +1,138 @@
+//! Receiving one opinion from a resident or an integration: parse, place it in an area
+//! and at the responsible station, set the first deadline, seal the resident's identity,
+//! and store it durably with its "received" event — or say exactly what was wrong.
+//!
+//! The triage here is the floor (area → station, a category the sender chose or
+//! "other"); the intake issue replaces it with the rules-and-keywords classifier.
+
+use chrono::{DateTime, Utc};
+use minyi_core::opinion::{
+    Escalation, NewOpinion, OpinionState, OpinionText, TrackingCode,
+    default_response_working_days,
+};
+use minyi_core::taxonomy::{Category, Channel, Sentiment, Urgency};
+use minyi_store::InsertOutcome;
+
+use crate::audit::{AuditAction, record};
+use crate::privacy::{ContactInput, seal};
+use crate::{App, AppError, Result};
+
+/// A submission, already parsed at the edge.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub channel: Channel,
+    pub text: OpinionText,
+    pub category: Option<Category>,
+    pub area_code: Option<String>,
+    /// The sender's idempotency key: the same key again returns the first tracking code.
+    pub client_key: Option<String>,
+    pub contact: ContactInput,
+    /// The API key's unit, for integrations bound to one station: an area outside it is refused.
+    pub limit_to_units: Option<std::sync::Arc<minyi_core::access::Scope>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub id: i64,
+    pub tracking_code: TrackingCode,
+    pub due_at: Option<DateTime<Utc>>,
+    /// True when the idempotency key had been seen: nothing new was stored.
+    pub repeated: bool,
+}
+
+fn random_bits() -> u64 {
+    let h = minyi_vault::token_hash(&minyi_vault::new_secret_token());
+    u64::from_str_radix(&h[..16], 16).unwrap_or(0)
+}
+
+pub async fn submit(app: &App, s: Submission, actor: &str, now: DateTime<Utc>) -> Result<Receipt> {
+    let area = match s.area_code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        None => None,
+        Some(code) => Some(
+            app.store
+                .areas()
+                .await?
+                .into_iter()
+                .find(|a| a.code.as_str() == code)
+                .ok_or_else(|| AppError::Invalid(format!("unknown area `{code}`")))?,
+        ),
+    };
+    let unit_id = area.as_ref().and_then(|a| a.station_id);
+    if let Some(scope) = &s.limit_to_units
+        && !unit_id.is_some_and(|u| scope.contains(u))
+    {
+        return Err(AppError::Invalid(
+            "the area is outside the unit this key was issued for".into(),
+        ));
+    }
+    let category = s.category.unwrap_or(Category::Other);
+    let urgency = Urgency::Normal;
+    let days = default_response_working_days(category, urgency);
+    let due_at = app
+        .calendar
+        .deadline(now, days)
+        .map_err(|e| AppError::Refused(format!("deadline: {e}")))?;
+    let client_key = s
+        .client_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned);
+    let contact = (!s.contact.is_empty()).then(|| seal(&app.key, &s.contact));
+    for _ in 0..5 {
+        let code = TrackingCode::from_bits(random_bits());
+        let o = NewOpinion {
+            tracking_code: code.clone(),
+            client_key: client_key.clone(),
+            channel: s.channel,
+            text: s.text.clone(),
+            category,
+            sentiment: Sentiment::Neutral,
+            urgency,
+            department: None,
+            area_id: area.as_ref().map(|a| a.id),
+            unit_id,
+            department_id: None,
+            state: OpinionState::Received,
+            escalation: Escalation::Station,
+            key_opinion: false,
+            received_at: now,
+            due_at: Some(due_at),
+            closed_at: None,
+            verdict: None,
+            synthetic: false,
+        };
+        match app.store.submit_opinion(&o, contact.as_ref(), now).await? {
+            InsertOutcome::Created(id) => {
+                record(
+                    app,
+                    now,
+                    actor,
+                    AuditAction::OpinionReceived,
+                    &format!("opinion:{code}"),
+                    &format!("channel={}", s.channel.code()),
+                )
+                .await?;
+                return Ok(Receipt {
+                    id,
+                    tracking_code: code,
+                    due_at: Some(due_at),
+                    repeated: false,
+                });
+            }
+            InsertOutcome::Existing(id) => {
+                let o = app.store.opinion(id).await?.ok_or(AppError::NotFound)?;
+                return Ok(Receipt {
+                    id,
+                    tracking_code: o.tracking_code,
+                    due_at: o.due_at,
+                    repeated: true,
+                });
+            }
+            InsertOutcome::CodeTaken => continue,
+        }
+    }
+    Err(AppError::Refused(
+        "could not find a free tracking code in five tries".into(),
+    ))
+}
