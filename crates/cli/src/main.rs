@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use minyi_app::{App, Config};
 
+mod admin;
 mod bench;
 mod stats;
 mod text;
@@ -80,6 +81,26 @@ enum Command {
     Stats {
         #[command(subcommand)]
         command: stats::StatsCommand,
+    },
+    /// Staff accounts: add, list, disable, enable, reset-password.
+    User {
+        #[command(subcommand)]
+        command: admin::UserCommand,
+    },
+    /// API keys and device tokens for integrations, kiosks, imports and SMS gateways.
+    Apikey {
+        #[command(subcommand)]
+        command: admin::ApiKeyCommand,
+    },
+    /// The hash-chained audit log.
+    Audit {
+        #[command(subcommand)]
+        command: admin::AuditCommand,
+    },
+    /// Anonymise residents' identities on matters closed longer than the retention period.
+    Retention {
+        #[command(subcommand)]
+        command: admin::RetentionCommand,
     },
     /// Benchmarks that print their same-run baseline and the ratio.
     Bench {
@@ -155,15 +176,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("--demo: the store already has data, so nothing was generated.");
                 }
             }
+            let now = chrono::Utc::now();
+            if let Some((user, password)) = minyi_app::auth::ensure_first_admin(&app, now).await? {
+                println!("First start: created the administrator account. Its password is shown only now;");
+                println!("sign in and change it (首次启动：已创建管理员账号，密码仅显示这一次):");
+                println!("  username {user}");
+                println!("  password {password}");
+            }
+            if *demo && app.store.meta_get("synthetic_demo").await?.as_deref() == Some("true") {
+                let accounts = minyi_app::demo::create_accounts(&app, now).await?;
+                if accounts.is_empty() {
+                    println!(
+                        "Demo accounts (demo_admin, demo_city, demo_county, demo_station, demo_liaison, demo_survey, demo_leader) \
+                         exist already; their passwords were printed when they were made. Reset one with \
+                         `minyi user reset-password USERNAME`."
+                    );
+                } else {
+                    println!("Demo accounts, one per role (演示账号，每个角色一个；密码仅显示这一次):");
+                    for a in &accounts {
+                        println!(
+                            "  {:<20} {:<14} {:<18} {} ({})",
+                            a.role.code(),
+                            a.username,
+                            a.password,
+                            a.unit_name,
+                            a.unit_code
+                        );
+                    }
+                }
+            }
             let listener = tokio::net::TcpListener::bind(app.config.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", app.config.listen))?;
             let addr = listener.local_addr()?;
             println!("minyi is serving {} at http://{addr}/", app.store.url());
-            println!(
-                "Open http://{addr}/ in a browser. Sign-in and roles are not built yet: every page is open \
-                 on this address, so keep it on 127.0.0.1 until accounts land."
-            );
+            println!("Open http://{addr}/ in a browser and sign in.");
             minyi_web::serve(app, listener).await?;
             Ok(())
         }
@@ -213,6 +260,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stats { command } => {
             init_logging("warn")?;
             stats::run(command)
+        }
+        Command::User { command } => {
+            let config = load_config(&cli)?;
+            init_logging("warn")?;
+            admin::run_user(config, command).await
+        }
+        Command::Apikey { command } => {
+            let config = load_config(&cli)?;
+            init_logging("warn")?;
+            admin::run_apikey(config, command).await
+        }
+        Command::Audit { command } => {
+            let config = load_config(&cli)?;
+            init_logging("warn")?;
+            admin::run_audit(config, command).await
+        }
+        Command::Retention { command } => {
+            let config = load_config(&cli)?;
+            init_logging("warn")?;
+            admin::run_retention(config, command).await
         }
         Command::Bench { command } => {
             init_logging("warn")?;
