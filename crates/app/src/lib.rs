@@ -13,6 +13,7 @@ pub mod intake;
 pub mod keys;
 pub mod overview;
 pub mod privacy;
+pub mod scoped;
 
 use std::path::Path;
 

@@ -1,0 +1,140 @@
+//! Reads on behalf of a principal: every function here takes the principal and returns
+//! only what lies in its scope, answering `NotFound` for anything outside it (so a
+//! foreign id in a URL learns nothing). Pages call these, never the store directly.
+
+use chrono::{DateTime, Utc};
+use minyi_core::access::{OpinionPlace, Permission, Role, Scope, may_view_opinion};
+use minyi_core::event::SubjectKind;
+use minyi_core::opinion::TrackingCode;
+use minyi_store::{EventRow, OfficerRow, OpinionRow, UnitRow};
+
+use crate::auth::Principal;
+use crate::overview::{Overview, UnitNode, overview};
+use crate::privacy::{MaskedContact, masked};
+use crate::{App, AppError, Result};
+
+/// The overview cut to the principal's subtree, depths counted from its unit. City-wide
+/// totals are shown only to those scoped at the root.
+pub async fn overview_for(
+    app: &App,
+    p: &Principal,
+    now: DateTime<Utc>,
+    max_depth: usize,
+) -> Result<Overview> {
+    p.require(Permission::ViewOpinions)?;
+    let mut o = overview(app, now, usize::MAX).await?;
+    let Some(start) = o.tree.iter().position(|n| n.unit.id == p.unit_id) else {
+        o.tree.clear();
+        return Ok(o);
+    };
+    let base = o.tree[start].depth;
+    let mut tree: Vec<UnitNode> = Vec::new();
+    for n in &o.tree[start..] {
+        if !tree.is_empty() && n.depth <= base {
+            break;
+        }
+        let mut n = n.clone();
+        n.depth -= base;
+        if n.depth <= max_depth {
+            tree.push(n);
+        }
+    }
+    o.tree = tree;
+    Ok(o)
+}
+
+pub struct UnitView {
+    pub unit: UnitRow,
+    pub parent: Option<UnitRow>,
+    pub children: Vec<UnitRow>,
+    pub officers: Vec<OfficerRow>,
+    pub opinions: Vec<OpinionRow>,
+}
+
+/// A unit page: the unit must be in the principal's scope.
+pub async fn unit(app: &App, p: &Principal, code: &str) -> Result<UnitView> {
+    p.require(Permission::ViewOpinions)?;
+    let u = app
+        .store
+        .unit_by_code(code.trim())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !p.scope.contains(u.id) {
+        return Err(AppError::NotFound);
+    }
+    let units = app.store.units().await?;
+    let tree: Vec<(i64, Option<i64>)> = units.iter().map(|x| (x.id, x.parent_id)).collect();
+    let sub = Scope::subtree(u.id, &tree);
+    let opinions = if p.role == Role::DepartmentLiaison {
+        app.store.opinions_of_department(u.id, 50).await?
+    } else {
+        let ids: Vec<i64> = sub.units().filter(|id| p.scope.contains(*id)).collect();
+        app.store.opinions_in_units(&ids, 50).await?
+    };
+    let parent = u
+        .parent_id
+        .filter(|pid| p.scope.contains(*pid))
+        .and_then(|pid| units.iter().find(|x| x.id == pid).cloned());
+    let mut children: Vec<UnitRow> = units
+        .iter()
+        .filter(|x| x.parent_id == Some(u.id))
+        .cloned()
+        .collect();
+    children.sort_by(|a, b| a.code.as_str().cmp(b.code.as_str()));
+    let officers = app.store.officers_of(u.id).await?;
+    Ok(UnitView {
+        unit: u,
+        parent,
+        children,
+        officers,
+        opinions,
+    })
+}
+
+pub struct OpinionView {
+    pub opinion: OpinionRow,
+    pub unit: Option<UnitRow>,
+    pub contact: Option<MaskedContact>,
+    pub events: Vec<EventRow>,
+    pub may_reveal: bool,
+}
+
+/// Finds an opinion by tracking code if the principal may see it.
+pub async fn visible_opinion(app: &App, p: &Principal, code: &str) -> Result<OpinionRow> {
+    p.require(Permission::ViewOpinions)?;
+    let code = TrackingCode::parse(code).map_err(|_| AppError::NotFound)?;
+    let o = app
+        .store
+        .opinion_by_tracking_code(&code)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let place = OpinionPlace {
+        unit_id: o.unit_id,
+        department_id: o.department_id,
+    };
+    if !may_view_opinion(p.role, &p.scope, p.scope_is_city, place) {
+        return Err(AppError::NotFound);
+    }
+    Ok(o)
+}
+
+pub async fn opinion(app: &App, p: &Principal, code: &str) -> Result<OpinionView> {
+    let o = visible_opinion(app, p, code).await?;
+    let contact = match o.contact_id {
+        Some(id) => app.store.contact(id).await?.map(|c| masked(&c)),
+        None => None,
+    };
+    let unit = match o.unit_id {
+        Some(id) => app.store.units().await?.into_iter().find(|u| u.id == id),
+        None => None,
+    };
+    let events = app.store.events_of(SubjectKind::Opinion, o.id).await?;
+    Ok(OpinionView {
+        may_reveal: p.may(Permission::RevealPersonalData)
+            && contact.as_ref().is_some_and(|c| !c.anonymised),
+        opinion: o,
+        unit,
+        contact,
+        events,
+    })
+}

@@ -1,0 +1,209 @@
+//! The route table: every route with its access rule, its rate limit and the kind of object
+//! its path names. The router is built from this table and nothing else, the guard looks
+//! rules up in it, and the authorization-matrix test walks it — so a route cannot exist
+//! without a rule, and a rule cannot go untested.
+
+use axum::http::Method;
+use axum::routing::{MethodRouter, get, post};
+use minyi_core::access::{KeyPurpose, Permission};
+
+use crate::{AppState, pages};
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: probes, assets, sign-in, residents' own pages.
+    Public,
+    /// Any signed-in account.
+    Signed,
+    /// A signed-in account whose role holds the permission; objects named in the path
+    /// must also lie in its scope (checked where the data is read).
+    Perm(Permission),
+    /// A machine presenting an unrevoked API key issued for this purpose.
+    Key(KeyPurpose),
+}
+
+/// Which per-address rate limit applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Login,
+    Intake,
+}
+
+/// What the `{…}` parameter of the path names, so tests can fill it with an object inside
+/// and outside the caller's subtree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    None,
+    Unit,
+    Opinion,
+    Account,
+    ApiKey,
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    pub limit: Option<Limit>,
+    pub target: Target,
+}
+
+fn r(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    target: Target,
+    handler: MethodRouter<AppState>,
+) -> (Route, MethodRouter<AppState>) {
+    (
+        Route {
+            method,
+            path,
+            access,
+            limit: None,
+            target,
+        },
+        handler,
+    )
+}
+
+fn limited(mut x: (Route, MethodRouter<AppState>), limit: Limit) -> (Route, MethodRouter<AppState>) {
+    x.0.limit = Some(limit);
+    x
+}
+
+/// Every route of the application.
+pub fn table() -> Vec<(Route, MethodRouter<AppState>)> {
+    use Access::*;
+    use Method as M;
+    use Permission as P;
+    use Target as T;
+    vec![
+        r(M::GET, "/healthz", Public, T::None, get(pages::healthz)),
+        r(M::GET, "/readyz", Public, T::None, get(pages::readyz)),
+        r(M::GET, "/assets/minyi.css", Public, T::None, get(pages::css)),
+        r(M::GET, "/login", Public, T::None, get(pages::auth::login_form)),
+        limited(
+            r(M::POST, "/login", Public, T::None, post(pages::auth::login)),
+            Limit::Login,
+        ),
+        r(M::POST, "/logout", Signed, T::None, post(pages::auth::logout)),
+        r(M::GET, "/account", Signed, T::None, get(pages::auth::account)),
+        r(
+            M::POST,
+            "/account/password",
+            Signed,
+            T::None,
+            post(pages::auth::change_password),
+        ),
+        r(M::GET, "/", Signed, T::None, get(pages::staff::home)),
+        r(M::GET, "/unit", Perm(P::ViewOpinions), T::None, get(pages::staff::own_unit)),
+        r(
+            M::GET,
+            "/units/{code}",
+            Perm(P::ViewOpinions),
+            T::Unit,
+            get(pages::staff::unit),
+        ),
+        r(
+            M::GET,
+            "/opinions/{code}",
+            Perm(P::ViewOpinions),
+            T::Opinion,
+            get(pages::staff::opinion),
+        ),
+        r(
+            M::POST,
+            "/opinions/{code}/reveal",
+            Perm(P::RevealPersonalData),
+            T::Opinion,
+            post(pages::staff::reveal),
+        ),
+        r(
+            M::GET,
+            "/admin/users",
+            Perm(P::ManageAccounts),
+            T::None,
+            get(pages::admin::users),
+        ),
+        r(
+            M::POST,
+            "/admin/users",
+            Perm(P::ManageAccounts),
+            T::None,
+            post(pages::admin::create_user),
+        ),
+        r(
+            M::POST,
+            "/admin/users/{username}/disable",
+            Perm(P::ManageAccounts),
+            T::Account,
+            post(pages::admin::disable_user),
+        ),
+        r(
+            M::POST,
+            "/admin/users/{username}/enable",
+            Perm(P::ManageAccounts),
+            T::Account,
+            post(pages::admin::enable_user),
+        ),
+        r(
+            M::POST,
+            "/admin/users/{username}/reset",
+            Perm(P::ManageAccounts),
+            T::Account,
+            post(pages::admin::reset_user),
+        ),
+        r(
+            M::GET,
+            "/admin/keys",
+            Perm(P::ManageApiKeys),
+            T::None,
+            get(pages::admin::keys),
+        ),
+        r(
+            M::POST,
+            "/admin/keys",
+            Perm(P::ManageApiKeys),
+            T::None,
+            post(pages::admin::create_key),
+        ),
+        r(
+            M::POST,
+            "/admin/keys/{id}/revoke",
+            Perm(P::ManageApiKeys),
+            T::ApiKey,
+            post(pages::admin::revoke_key),
+        ),
+        r(
+            M::GET,
+            "/admin/audit",
+            Perm(P::ViewAudit),
+            T::None,
+            get(pages::admin::audit),
+        ),
+        r(M::GET, "/report", Public, T::None, get(pages::public::report_form)),
+        limited(
+            r(M::POST, "/report", Public, T::None, post(pages::public::report)),
+            Limit::Intake,
+        ),
+        limited(
+            r(M::GET, "/track", Public, T::None, get(pages::public::track)),
+            Limit::Intake,
+        ),
+        r(
+            M::POST,
+            "/api/v1/opinions",
+            Key(KeyPurpose::Open311),
+            T::None,
+            post(pages::api::submit),
+        ),
+    ]
+}
+
+/// The table without handlers: for the guard, the tests and the docs.
+pub fn routes() -> Vec<Route> {
+    table().into_iter().map(|(r, _)| r).collect()
+}
