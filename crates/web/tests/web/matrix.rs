@@ -1,0 +1,1 @@
+//! The authorization matrix (being written).

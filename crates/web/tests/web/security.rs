@@ -1,0 +1,1 @@
+//! Personal data, CSRF, sessions, rate limits (being written).
