@@ -1,1 +1,555 @@
-//! The authorization matrix (being written).
+//! The authorization matrix, generated from the router's own route table: every route ×
+//! every identity (anonymous, each role, machine keys of two purposes) × an object inside
+//! and one outside the caller's subtree, checked against an oracle written from the rules
+//! of `minyi_core::access` — not from the guard's code. A route without a request recipe
+//! here fails the test, so a new route cannot skip the matrix; a route registered around
+//! the table is refused by the guard (tested below) and found by the source check.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use minyi_app::App;
+use minyi_app::auth::Operator;
+use minyi_core::access::{KeyPurpose, Permission, Role};
+use minyi_core::opinion::{Escalation, NewOpinion, OpinionState, OpinionText, TrackingCode};
+use minyi_core::org::{AreaKind, NewArea, NewUnit, UnitKind};
+use minyi_core::taxonomy::{Category, Channel, DepartmentKind, Sentiment, Urgency};
+use minyi_core::{Code, PhoneNumber};
+use minyi_store::testing::TestDb;
+use minyi_web::routes::{Access, Route, Target};
+
+use crate::{Client, Resp, open_app};
+
+const PASSWORD: &str = "matrix passphrase 1";
+
+fn code(s: &str) -> Code {
+    Code::parse(s).unwrap()
+}
+
+fn unit(c: &str, kind: UnitKind, parent: Option<&str>) -> NewUnit {
+    NewUnit {
+        code: code(c),
+        kind,
+        name: format!("单位{c}"),
+        parent: parent.map(code),
+        window: None,
+        department: (kind == UnitKind::Department).then_some(DepartmentKind::Petition),
+        synthetic: false,
+    }
+}
+
+/// Two cities. City A: counties C1 and C2 with a station each, and a department.
+/// City B: one county, one station, one department. Everyone works in city A.
+async fn fixture(app: &App) -> Fixture {
+    use UnitKind::*;
+    app.store
+        .insert_units(&[
+            unit("MA", CityBureau, None),
+            unit("MA-C1", CountyBureau, Some("MA")),
+            unit("MA-C2", CountyBureau, Some("MA")),
+            unit("MA-C1-S1", Station, Some("MA-C1")),
+            unit("MA-C2-S1", Station, Some("MA-C2")),
+            unit("MA-D1", Department, Some("MA")),
+            unit("MB", CityBureau, None),
+            unit("MB-C1", CountyBureau, Some("MB")),
+            unit("MB-C1-S1", Station, Some("MB-C1")),
+            unit("MB-D1", Department, Some("MB")),
+        ])
+        .await
+        .unwrap();
+    app.store
+        .insert_areas(&[
+            NewArea {
+                code: code("A-MA"),
+                kind: AreaKind::County,
+                name: "甲县".into(),
+                parent: None,
+                station: None,
+                population: 1000,
+                centre: None,
+                synthetic: false,
+            },
+            NewArea {
+                code: code("A-MA-V1"),
+                kind: AreaKind::Township,
+                name: "甲镇".into(),
+                parent: Some(code("A-MA")),
+                station: Some(code("MA-C1-S1")),
+                population: 1000,
+                centre: None,
+                synthetic: false,
+            },
+        ])
+        .await
+        .unwrap();
+    let id = |c: &str| {
+        let c = c.to_owned();
+        let store = app.store.clone();
+        async move { store.unit_by_code(&c).await.unwrap().unwrap().id }
+    };
+    let (s_a1, s_a2, s_b1, d_a, d_b) = (
+        id("MA-C1-S1").await,
+        id("MA-C2-S1").await,
+        id("MB-C1-S1").await,
+        id("MA-D1").await,
+        id("MB-D1").await,
+    );
+    let mut opinions = HashMap::new();
+    for (name, unit_id, dept) in [
+        ("op_a1", s_a1, Some(d_a)),
+        ("op_a2", s_a2, None),
+        ("op_b1", s_b1, Some(d_b)),
+    ] {
+        let tc = TrackingCode::from_bits(unit_id as u64 * 7919 + 13);
+        let contact = minyi_app::privacy::seal(
+            &app.key,
+            &minyi_app::privacy::ContactInput {
+                phone: Some(PhoneNumber::parse("13700001111").unwrap()),
+                ..Default::default()
+            },
+        );
+        let o = NewOpinion {
+            tracking_code: tc.clone(),
+            client_key: None,
+            channel: Channel::WebForm,
+            text: OpinionText::parse("矩阵测试的民意").unwrap(),
+            category: Category::Other,
+            sentiment: Sentiment::Neutral,
+            urgency: Urgency::Normal,
+            department: None,
+            area_id: None,
+            unit_id: Some(unit_id),
+            department_id: dept,
+            state: OpinionState::Received,
+            escalation: Escalation::Station,
+            key_opinion: false,
+            received_at: chrono::Utc::now(),
+            due_at: None,
+            closed_at: None,
+            verdict: None,
+            synthetic: false,
+        };
+        app.store
+            .submit_opinion(&o, Some(&contact), chrono::Utc::now())
+            .await
+            .unwrap();
+        opinions.insert(name, tc.to_string());
+    }
+    let now = chrono::Utc::now();
+    for (role, unit_code) in [
+        (Role::Admin, "MA"),
+        (Role::CityAnalyst, "MA"),
+        (Role::Leader, "MA"),
+        (Role::SurveyAgency, "MA"),
+        (Role::CountyAnalyst, "MA-C1"),
+        (Role::StationStaff, "MA-C1-S1"),
+        (Role::DepartmentLiaison, "MA-D1"),
+    ] {
+        minyi_app::auth::create_account(
+            app,
+            Operator::Cli,
+            &format!("m_{}", role.code()),
+            "矩阵",
+            role,
+            unit_code,
+            PASSWORD,
+            false,
+            false,
+            now,
+        )
+        .await
+        .unwrap();
+    }
+    let (_, open311) =
+        minyi_app::auth::create_api_key(app, Operator::Cli, "MA", KeyPurpose::Open311, "m", now)
+            .await
+            .unwrap();
+    let (_, kiosk) =
+        minyi_app::auth::create_api_key(app, Operator::Cli, "MA", KeyPurpose::Kiosk, "m", now)
+            .await
+            .unwrap();
+    Fixture {
+        opinions,
+        open311,
+        kiosk,
+    }
+}
+
+struct Fixture {
+    opinions: HashMap<&'static str, String>,
+    open311: String,
+    kiosk: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Anonymous,
+    Staff(Role),
+    Machine(KeyPurpose),
+}
+
+impl Who {
+    fn all() -> Vec<Who> {
+        let mut v = vec![Who::Anonymous];
+        v.extend(Role::ALL.iter().map(|r| Who::Staff(*r)));
+        v.push(Who::Machine(KeyPurpose::Open311));
+        v.push(Who::Machine(KeyPurpose::Kiosk));
+        v
+    }
+
+    /// The unit the account sits at.
+    fn home(self) -> &'static str {
+        match self {
+            Who::Staff(Role::CountyAnalyst) => "MA-C1",
+            Who::Staff(Role::StationStaff) => "MA-C1-S1",
+            Who::Staff(Role::DepartmentLiaison) => "MA-D1",
+            _ => "MA",
+        }
+    }
+
+    /// A unit inside the subtree, and one outside it (as near as possible).
+    fn units(self) -> (&'static str, &'static str) {
+        match self {
+            Who::Staff(Role::CountyAnalyst) | Who::Staff(Role::StationStaff) => {
+                ("MA-C1-S1", "MA-C2-S1")
+            }
+            Who::Staff(Role::DepartmentLiaison) => ("MA-D1", "MB-D1"),
+            _ => ("MA-C1-S1", "MB-C1-S1"),
+        }
+    }
+
+    fn opinions(self) -> (&'static str, &'static str) {
+        match self {
+            Who::Staff(Role::CountyAnalyst)
+            | Who::Staff(Role::StationStaff)
+            | Who::Staff(Role::DepartmentLiaison) => ("op_a1", "op_a2"),
+            _ => ("op_a1", "op_b1"),
+        }
+    }
+}
+
+/// What the rules say must happen. `Allowed` means the request reached its handler and was
+/// answered on its merits (any status but 401, 403, 404, 405, 429 or 5xx).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Allowed,
+    SignInRedirect,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+}
+
+fn oracle(route: &Route, who: Who, foreign: bool) -> Expect {
+    let anonymous_answer = if route.method == Method::GET {
+        Expect::SignInRedirect
+    } else {
+        Expect::Unauthorized
+    };
+    match (route.access, who) {
+        (Access::Public, _) => Expect::Allowed,
+        (Access::Key(p), Who::Machine(q)) if p == q => Expect::Allowed,
+        (Access::Key(_), _) => Expect::Unauthorized,
+        (Access::Signed | Access::Perm(_), Who::Anonymous | Who::Machine(_)) => anonymous_answer,
+        (Access::Signed, Who::Staff(_)) => Expect::Allowed,
+        (Access::Perm(p), Who::Staff(role)) => {
+            if !role.may(p) {
+                Expect::Forbidden
+            } else if foreign && route.target != Target::None {
+                Expect::NotFound
+            } else {
+                Expect::Allowed
+            }
+        }
+    }
+}
+
+struct Case<'a> {
+    route: &'a Route,
+    who: Who,
+    foreign: bool,
+}
+
+/// Builds the request a real client would send for this route. A route without a recipe
+/// stops the test: add one when you add a route.
+async fn request(app: &App, fx: &Fixture, c: &mut Client, case: &Case<'_>, n: usize) -> Request<Body> {
+    let r = case.route;
+    let who = case.who;
+    let (own_unit, foreign_unit) = who.units();
+    let (own_op, foreign_op) = who.opinions();
+    let now = chrono::Utc::now();
+    let param = match r.target {
+        Target::None => String::new(),
+        Target::Unit => (if case.foreign { foreign_unit } else { own_unit }).to_owned(),
+        Target::Opinion => fx.opinions[if case.foreign { foreign_op } else { own_op }].clone(),
+        Target::Account => {
+            // A fresh victim each time, so disabling one does not change the next case.
+            let name = format!("victim{n}");
+            let at = if case.foreign { "MB" } else { who.home() };
+            minyi_app::auth::create_account(
+                app,
+                Operator::Cli,
+                &name,
+                "受试",
+                Role::Leader,
+                at,
+                PASSWORD,
+                false,
+                false,
+                now,
+            )
+            .await
+            .unwrap();
+            name
+        }
+        Target::ApiKey => {
+            let at = if case.foreign { "MB" } else { who.home() };
+            let (id, _) = minyi_app::auth::create_api_key(
+                app,
+                Operator::Cli,
+                at,
+                KeyPurpose::Import,
+                "victim",
+                now,
+            )
+            .await
+            .unwrap();
+            id.to_string()
+        }
+    };
+    let uri = r
+        .path
+        .replace("{code}", &param)
+        .replace("{username}", &param)
+        .replace("{id}", &param);
+    let machine_key = match who {
+        Who::Machine(KeyPurpose::Open311) => Some(fx.open311.clone()),
+        Who::Machine(_) => Some(fx.kiosk.clone()),
+        _ => None,
+    };
+    let mut b = Request::builder().method(r.method.clone()).uri(&uri);
+    if let Some(k) = &machine_key {
+        b = b.header(header::AUTHORIZATION, format!("Bearer {k}"));
+    }
+    if r.method == Method::GET {
+        return b.body(Body::empty()).unwrap();
+    }
+    if r.path == "/api/v1/opinions" {
+        return b
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                serde_json::json!({"text": "矩阵测试：路灯坏了", "area": "A-MA-V1"}).to_string(),
+            ))
+            .unwrap();
+    }
+    // Every other state-changing route is a form carrying the page's CSRF token.
+    let csrf = if matches!(who, Who::Staff(_)) {
+        c.csrf().await
+    } else {
+        c.get("/login").await.csrf().unwrap_or_default()
+    };
+    let unique = format!("m{n}");
+    let fields: Vec<(&str, String)> = match r.path {
+        "/login" => vec![("csrf", csrf)],
+        "/logout" => vec![("csrf", csrf)],
+        "/account/password" => vec![
+            ("csrf", csrf),
+            ("current", "not the password".into()),
+            ("new", "another long passphrase".into()),
+        ],
+        "/opinions/{code}/reveal" => vec![
+            ("csrf", csrf),
+            ("field", "phone".into()),
+            ("reason", "矩阵测试回访".into()),
+        ],
+        "/admin/users" => vec![
+            ("csrf", csrf),
+            ("username", unique.clone()),
+            ("display_name", "新账号".into()),
+            ("role", "leader".into()),
+            ("unit", who.home().into()),
+        ],
+        "/admin/users/{username}/disable"
+        | "/admin/users/{username}/enable"
+        | "/admin/users/{username}/reset"
+        | "/admin/keys/{id}/revoke" => vec![("csrf", csrf)],
+        "/admin/keys" => vec![
+            ("csrf", csrf),
+            ("purpose", "kiosk".into()),
+            ("unit", who.home().into()),
+            ("label", unique.clone()),
+        ],
+        "/report" => vec![
+            ("csrf", csrf),
+            ("text", "矩阵测试：路口积水".into()),
+            ("submission", unique.clone()),
+        ],
+        other => panic!(
+            "route POST {other} has no request recipe in the authorization matrix: add one"
+        ),
+    };
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    b.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(crate::form_encode(&refs)))
+        .unwrap()
+}
+
+fn check(expect: Expect, resp: &Resp) -> bool {
+    let s = resp.status;
+    match expect {
+        Expect::Allowed => !matches!(
+            s,
+            StatusCode::UNAUTHORIZED
+                | StatusCode::FORBIDDEN
+                | StatusCode::NOT_FOUND
+                | StatusCode::METHOD_NOT_ALLOWED
+                | StatusCode::TOO_MANY_REQUESTS
+        ) && !s.is_server_error(),
+        Expect::SignInRedirect => {
+            s == StatusCode::SEE_OTHER
+                && resp.location().is_some_and(|l| l.starts_with("/login?next="))
+        }
+        Expect::Unauthorized => s == StatusCode::UNAUTHORIZED,
+        Expect::Forbidden => s == StatusCode::FORBIDDEN,
+        Expect::NotFound => s == StatusCode::NOT_FOUND,
+    }
+}
+
+async fn matrix_story(db: TestDb) {
+    let mut app = open_app(&db).await;
+    // The matrix sends many sign-ins and submissions from each address; the limits have
+    // their own test.
+    app.config.security.login_rate_per_minute = 10_000;
+    app.config.security.intake_rate_per_minute = 10_000;
+    let fx = fixture(&app).await;
+    let router = minyi_web::router(app.clone());
+    let mut routes = minyi_web::routes::routes();
+    // Signing out ends the identity's session: walk it last.
+    routes.sort_by_key(|r| r.path == "/logout");
+    assert!(routes.len() >= 20, "the table lists every route");
+
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    let mut n = 0;
+    for (i, who) in Who::all().into_iter().enumerate() {
+        let mut c = Client::from(router.clone(), &format!("192.0.2.{}:5000", i + 10));
+        if let Who::Staff(role) = who {
+            c.sign_in(&format!("m_{}", role.code()), PASSWORD).await;
+        }
+        for route in &routes {
+            let sides: &[bool] = if route.target == Target::None {
+                &[false]
+            } else {
+                &[false, true]
+            };
+            for &foreign in sides {
+                n += 1;
+                let case = Case {
+                    route,
+                    who,
+                    foreign,
+                };
+                let req = request(&app, &fx, &mut c, &case, n).await;
+                let resp = c.send(req).await;
+                let expect = oracle(route, who, foreign);
+                checked += 1;
+                if !check(expect, &resp) {
+                    failures.push(format!(
+                        "{} {} as {:?} ({}): expected {:?}, got {}",
+                        route.method,
+                        route.path,
+                        who,
+                        if foreign { "foreign" } else { "own" },
+                        expect,
+                        resp.status
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} cases broke the access rules:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // Every identity × every route, objects inside and outside.
+    assert!(checked >= Who::all().len() * routes.len());
+    let _ = Permission::ALL;
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix_sqlite() {
+    matrix_story(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    matrix_story(db).await;
+}
+
+/// A route that bypasses the table has no rule, and the guard refuses it (fails closed).
+#[tokio::test]
+async fn a_route_without_an_access_rule_is_refused() {
+    let db = TestDb::sqlite();
+    let app = open_app(&db).await;
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = reached.clone();
+    let rogue: axum::Router<minyi_web::AppState> = axum::Router::new().route(
+        "/rogue",
+        axum::routing::get(move || {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            async { "secret" }
+        }),
+    );
+    let sec = &app.config.security;
+    let state = minyi_web::AppState {
+        limits: minyi_web::protect::RateLimits::new(
+            sec.login_rate_per_minute,
+            sec.intake_rate_per_minute,
+        ),
+        rules: minyi_web::guard::rules(&minyi_web::routes::routes()),
+        app: app.clone(),
+    };
+    let mut c = Client::new(minyi_web::with_layers(rogue, state));
+    let r = c.get("/rogue").await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!r.body.contains("secret"));
+    assert!(!reached.load(std::sync::atomic::Ordering::SeqCst));
+    db.drop_db().await;
+}
+
+/// Routes are registered in one place only — `router_with`, from the table — so the
+/// matrix above sees every route there is.
+#[test]
+fn routes_are_registered_only_from_the_table() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut stack = vec![src];
+    let mut offenders = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                let uses = text.matches(".route(").count() + text.matches(".nest(").count()
+                    + text.matches(".merge(").count()
+                    + text.matches(".route_service(").count();
+                let allowed = usize::from(p.ends_with("lib.rs"));
+                let in_tests = text.find("#[cfg(test)]").map(|i| text[i..].matches(".route(").count()).unwrap_or(0);
+                if uses.saturating_sub(in_tests) > allowed {
+                    offenders.push(p.display().to_string());
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "routes registered outside routes::table(): {offenders:?}"
+    );
+}
