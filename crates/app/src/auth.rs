@@ -77,9 +77,13 @@ pub struct NewSession {
 pub enum SignInRefusal {
     BadCredentials,
     /// Too many failures: locked until then.
-    Locked { until: DateTime<Utc> },
+    Locked {
+        until: DateTime<Utc>,
+    },
     /// Failures are piling up: wait this many seconds before the next attempt counts.
-    TooSoon { wait_secs: i64 },
+    TooSoon {
+        wait_secs: i64,
+    },
 }
 
 /// A session that exists: the principal and the CSRF token its forms must carry.
@@ -132,10 +136,9 @@ pub async fn sign_in(
     let Some(account) = account else {
         // Spend the same time as a real check, so timing does not reveal which names exist.
         let pw = password.to_owned();
-        let _ = tokio::task::spawn_blocking(move || {
-            minyi_vault::verify_password(&pw, dummy_hash())
-        })
-        .await;
+        let _ =
+            tokio::task::spawn_blocking(move || minyi_vault::verify_password(&pw, dummy_hash()))
+                .await;
         record(
             app,
             now,
@@ -180,7 +183,15 @@ pub async fn sign_in(
         } else {
             "wrong password"
         };
-        record(app, now, "anonymous", AuditAction::SignInFailed, &subject, why).await?;
+        record(
+            app,
+            now,
+            "anonymous",
+            AuditAction::SignInFailed,
+            &subject,
+            why,
+        )
+        .await?;
         return Ok(Err(match lock {
             Some(until) => SignInRefusal::Locked { until },
             None => SignInRefusal::BadCredentials,
@@ -436,7 +447,9 @@ pub async fn set_disabled(
         && p.account_id == a.id
         && disabled
     {
-        return Err(AppError::Invalid("you cannot disable your own account".into()));
+        return Err(AppError::Invalid(
+            "you cannot disable your own account".into(),
+        ));
     }
     app.store.set_account_disabled(a.id, disabled).await?;
     if disabled {
@@ -667,7 +680,9 @@ pub async fn machine(
     {
         return Ok(None);
     }
-    if k.last_used_at.is_none_or(|t| now - t > Duration::minutes(1)) {
+    if k.last_used_at
+        .is_none_or(|t| now - t > Duration::minutes(1))
+    {
         app.store.touch_api_key(k.id, now).await?;
     }
     let (scope, _) = scope_of(app, k.unit_id).await?;
@@ -697,7 +712,8 @@ pub async fn ensure_first_admin(app: &App, now: DateTime<Utc>) -> Result<Option<
             .map(|u| u.code.as_str().to_owned())
             .ok_or_else(|| AppError::Refused("the root unit vanished".into()))?,
         None => {
-            let code = minyi_core::Code::parse("bureau").map_err(|e| AppError::Invalid(e.to_string()))?;
+            let code =
+                minyi_core::Code::parse("bureau").map_err(|e| AppError::Invalid(e.to_string()))?;
             app.store
                 .insert_units(&[minyi_core::org::NewUnit {
                     code: code.clone(),

@@ -215,7 +215,8 @@ impl Config {
             });
         }
         if let Some(v) = file.session_idle_minutes {
-            sec.session_idle_minutes = in_range("session_idle_minutes", v, 1, 24 * 60).map_err(err)?;
+            sec.session_idle_minutes =
+                in_range("session_idle_minutes", v, 1, 24 * 60).map_err(err)?;
         }
         if let Some(v) = file.session_max_hours {
             sec.session_max_hours = in_range("session_max_hours", v, 1, 7 * 24).map_err(err)?;

@@ -293,7 +293,10 @@ pub struct DemoAccount {
 /// bureau, the first county bureau, its first station, the first linked department.
 /// Passwords are random and returned to be printed; nothing is created if any `demo_`
 /// account exists already.
-pub async fn create_accounts(app: &App, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<DemoAccount>> {
+pub async fn create_accounts(
+    app: &App,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<DemoAccount>> {
     use minyi_core::access::Role;
     use minyi_core::org::UnitKind;
     if app
@@ -313,7 +316,8 @@ pub async fn create_accounts(app: &App, now: chrono::DateTime<chrono::Utc>) -> R
             .find(|u| u.kind == kind && parent.is_none_or(|p| u.parent_id == Some(p)))
             .cloned()
     };
-    let missing = || AppError::Refused("the demo city is not loaded: no units of the expected kinds".into());
+    let missing =
+        || AppError::Refused("the demo city is not loaded: no units of the expected kinds".into());
     let city = first(UnitKind::CityBureau, None).ok_or_else(missing)?;
     let county = first(UnitKind::CountyBureau, Some(city.id)).ok_or_else(missing)?;
     let station = first(UnitKind::Station, Some(county.id)).ok_or_else(missing)?;
@@ -321,9 +325,24 @@ pub async fn create_accounts(app: &App, now: chrono::DateTime<chrono::Utc>) -> R
     let plan = [
         (Role::Admin, "demo_admin", "演示管理员", &city),
         (Role::CityAnalyst, "demo_city", "演示市局研判员", &city),
-        (Role::CountyAnalyst, "demo_county", "演示县局研判员", &county),
-        (Role::StationStaff, "demo_station", "演示派出所民警", &station),
-        (Role::DepartmentLiaison, "demo_liaison", "演示部门联络员", &department),
+        (
+            Role::CountyAnalyst,
+            "demo_county",
+            "演示县局研判员",
+            &county,
+        ),
+        (
+            Role::StationStaff,
+            "demo_station",
+            "演示派出所民警",
+            &station,
+        ),
+        (
+            Role::DepartmentLiaison,
+            "demo_liaison",
+            "演示部门联络员",
+            &department,
+        ),
         (Role::SurveyAgency, "demo_survey", "演示测评机构", &city),
         (Role::Leader, "demo_leader", "演示局领导", &city),
     ];

@@ -7,8 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use minyi_core::opinion::{
-    Escalation, NewOpinion, OpinionState, OpinionText, TrackingCode,
-    default_response_working_days,
+    Escalation, NewOpinion, OpinionState, OpinionText, TrackingCode, default_response_working_days,
 };
 use minyi_core::taxonomy::{Category, Channel, Sentiment, Urgency};
 use minyi_store::InsertOutcome;
@@ -46,7 +45,12 @@ fn random_bits() -> u64 {
 }
 
 pub async fn submit(app: &App, s: Submission, actor: &str, now: DateTime<Utc>) -> Result<Receipt> {
-    let area = match s.area_code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+    let area = match s
+        .area_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
         None => None,
         Some(code) => Some(
             app.store

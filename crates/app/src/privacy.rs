@@ -133,7 +133,10 @@ pub async fn reveal(
         Field::Address => c.address_enc.as_deref(),
     }
     .ok_or(AppError::NotFound)?;
-    let reason_one_line: String = reason.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let reason_one_line: String = reason
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     record(
         app,
         now,
@@ -150,7 +153,11 @@ pub async fn reveal(
 
 /// Anonymises the residents' identities of matters closed more than the configured
 /// retention period ago. Returns how many contacts were anonymised; audited.
-pub async fn run_retention(app: &App, actor: &str, now: DateTime<Utc>) -> Result<(u64, DateTime<Utc>)> {
+pub async fn run_retention(
+    app: &App,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(u64, DateTime<Utc>)> {
     let cutoff = now - Duration::days(app.config.security.retention_days);
     let n = app.store.anonymise_closed_before(cutoff, now).await?;
     record(
@@ -159,10 +166,7 @@ pub async fn run_retention(app: &App, actor: &str, now: DateTime<Utc>) -> Result
         actor,
         AuditAction::Retention,
         "contacts",
-        &format!(
-            "anonymised={n} closed_before={}",
-            cutoff.format("%Y-%m-%d")
-        ),
+        &format!("anonymised={n} closed_before={}", cutoff.format("%Y-%m-%d")),
     )
     .await?;
     Ok((n, cutoff))

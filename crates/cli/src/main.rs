@@ -178,7 +178,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let now = chrono::Utc::now();
             if let Some((user, password)) = minyi_app::auth::ensure_first_admin(&app, now).await? {
-                println!("First start: created the administrator account. Its password is shown only now;");
+                println!(
+                    "First start: created the administrator account. Its password is shown only now;"
+                );
                 println!("sign in and change it (首次启动：已创建管理员账号，密码仅显示这一次):");
                 println!("  username {user}");
                 println!("  password {password}");
@@ -192,7 +194,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                          `minyi user reset-password USERNAME`."
                     );
                 } else {
-                    println!("Demo accounts, one per role (演示账号，每个角色一个；密码仅显示这一次):");
+                    println!(
+                        "Demo accounts, one per role (演示账号，每个角色一个；密码仅显示这一次):"
+                    );
                     for a in &accounts {
                         println!(
                             "  {:<20} {:<14} {:<18} {} ({})",

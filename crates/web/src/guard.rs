@@ -52,9 +52,13 @@ impl Ctx {
     }
 
     pub fn machine(&self) -> Result<&Machine, Response> {
-        self.machine
-            .as_deref()
-            .ok_or_else(|| respond::problem(StatusCode::UNAUTHORIZED, "unauthorized", "an API key is required"))
+        self.machine.as_deref().ok_or_else(|| {
+            respond::problem(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "an API key is required",
+            )
+        })
     }
 }
 
@@ -96,7 +100,9 @@ pub fn lang_of(headers: &HeaderMap, query: Option<&str>) -> (Lang, bool) {
 /// The API key a machine presents: `Authorization: Bearer KEY`, `X-Api-Key: KEY`, or (as
 /// Open311 clients send it) an `api_key` parameter.
 fn presented_key(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
-    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
         && let Some(k) = v.strip_prefix("Bearer ")
     {
         return Some(k.trim().to_owned());
@@ -108,7 +114,10 @@ fn presented_key(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
 }
 
 pub async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(matched) = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned())
+    let Some(matched) = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
     else {
         // The fallback (404) has no matched path and needs no rule.
         return next.run(req).await;
@@ -197,8 +206,11 @@ pub async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Resp
                         .path_and_query()
                         .map(|p| p.as_str())
                         .unwrap_or("/");
-                    return Redirect::to(&format!("/login?next={}", crate::respond::url_encode(next_path)))
-                        .into_response();
+                    return Redirect::to(&format!(
+                        "/login?next={}",
+                        crate::respond::url_encode(next_path)
+                    ))
+                    .into_response();
                 }
                 return respond::status_page(&ctx, StatusCode::UNAUTHORIZED, "unauthorized");
             };
@@ -208,7 +220,10 @@ pub async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Resp
                 return respond::status_page(&ctx, StatusCode::FORBIDDEN, "forbidden");
             }
             if s.principal.must_change_password
-                && !matches!(matched.as_str(), "/account" | "/account/password" | "/logout")
+                && !matches!(
+                    matched.as_str(),
+                    "/account" | "/account/password" | "/logout"
+                )
             {
                 return Redirect::to("/account").into_response();
             }
@@ -312,7 +327,9 @@ pub fn form_field(body: &[u8], name: &str) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
     text.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (percent_decode(k)? == name).then(|| percent_decode(v)).flatten()
+        (percent_decode(k)? == name)
+            .then(|| percent_decode(v))
+            .flatten()
     })
 }
 

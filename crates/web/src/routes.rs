@@ -69,7 +69,10 @@ fn r(
     )
 }
 
-fn limited(mut x: (Route, MethodRouter<AppState>), limit: Limit) -> (Route, MethodRouter<AppState>) {
+fn limited(
+    mut x: (Route, MethodRouter<AppState>),
+    limit: Limit,
+) -> (Route, MethodRouter<AppState>) {
     x.0.limit = Some(limit);
     x
 }
@@ -83,14 +86,38 @@ pub fn table() -> Vec<(Route, MethodRouter<AppState>)> {
     vec![
         r(M::GET, "/healthz", Public, T::None, get(pages::healthz)),
         r(M::GET, "/readyz", Public, T::None, get(pages::readyz)),
-        r(M::GET, "/assets/minyi.css", Public, T::None, get(pages::css)),
-        r(M::GET, "/login", Public, T::None, get(pages::auth::login_form)),
+        r(
+            M::GET,
+            "/assets/minyi.css",
+            Public,
+            T::None,
+            get(pages::css),
+        ),
+        r(
+            M::GET,
+            "/login",
+            Public,
+            T::None,
+            get(pages::auth::login_form),
+        ),
         limited(
             r(M::POST, "/login", Public, T::None, post(pages::auth::login)),
             Limit::Login,
         ),
-        r(M::POST, "/logout", Signed, T::None, post(pages::auth::logout)),
-        r(M::GET, "/account", Signed, T::None, get(pages::auth::account)),
+        r(
+            M::POST,
+            "/logout",
+            Signed,
+            T::None,
+            post(pages::auth::logout),
+        ),
+        r(
+            M::GET,
+            "/account",
+            Signed,
+            T::None,
+            get(pages::auth::account),
+        ),
         r(
             M::POST,
             "/account/password",
@@ -99,7 +126,13 @@ pub fn table() -> Vec<(Route, MethodRouter<AppState>)> {
             post(pages::auth::change_password),
         ),
         r(M::GET, "/", Signed, T::None, get(pages::staff::home)),
-        r(M::GET, "/unit", Perm(P::ViewOpinions), T::None, get(pages::staff::own_unit)),
+        r(
+            M::GET,
+            "/unit",
+            Perm(P::ViewOpinions),
+            T::None,
+            get(pages::staff::own_unit),
+        ),
         r(
             M::GET,
             "/units/{code}",
@@ -184,9 +217,21 @@ pub fn table() -> Vec<(Route, MethodRouter<AppState>)> {
             T::None,
             get(pages::admin::audit),
         ),
-        r(M::GET, "/report", Public, T::None, get(pages::public::report_form)),
+        r(
+            M::GET,
+            "/report",
+            Public,
+            T::None,
+            get(pages::public::report_form),
+        ),
         limited(
-            r(M::POST, "/report", Public, T::None, post(pages::public::report)),
+            r(
+                M::POST,
+                "/report",
+                Public,
+                T::None,
+                post(pages::public::report),
+            ),
             Limit::Intake,
         ),
         limited(

@@ -111,7 +111,13 @@ async fn users_page(app: &App, ctx: &Ctx, status: StatusCode, notice: Option<Str
         esc(t(lang, "col_unit")),
         esc(t(lang, "users_create_submit")),
     ));
-    once(respond::html(ctx, status, t(lang, "users_title"), "/admin/users", &body))
+    once(respond::html(
+        ctx,
+        status,
+        t(lang, "users_title"),
+        "/admin/users",
+        &body,
+    ))
 }
 
 pub async fn users(State(app): State<App>, Extension(ctx): Extension<Ctx>) -> Response {
@@ -152,7 +158,13 @@ pub async fn create_user(
         Err(r) => return r,
     };
     let Ok(role) = Role::parse(&f.role) else {
-        return users_page(&app, &ctx, StatusCode::BAD_REQUEST, Some(error_notice(t(ctx.lang, "users_bad_role")))).await;
+        return users_page(
+            &app,
+            &ctx,
+            StatusCode::BAD_REQUEST,
+            Some(error_notice(t(ctx.lang, "users_bad_role"))),
+        )
+        .await;
     };
     let password = minyi_app::auth::random_password();
     match minyi_app::auth::create_account(
@@ -188,7 +200,15 @@ async fn set_disabled(app: App, ctx: Ctx, username: String, disabled: bool) -> R
         Ok(p) => p.clone(),
         Err(r) => return r,
     };
-    match minyi_app::auth::set_disabled(&app, Operator::User(&p), &username, disabled, chrono::Utc::now()).await {
+    match minyi_app::auth::set_disabled(
+        &app,
+        Operator::User(&p),
+        &username,
+        disabled,
+        chrono::Utc::now(),
+    )
+    .await
+    {
         Ok(()) => users_page(&app, &ctx, StatusCode::OK, None).await,
         Err(minyi_app::AppError::Invalid(m)) => {
             users_page(&app, &ctx, StatusCode::BAD_REQUEST, Some(error_notice(&m))).await
@@ -222,7 +242,9 @@ pub async fn reset_user(
         Ok(p) => p.clone(),
         Err(r) => return r,
     };
-    match minyi_app::auth::reset_password(&app, Operator::User(&p), &username, chrono::Utc::now()).await {
+    match minyi_app::auth::reset_password(&app, Operator::User(&p), &username, chrono::Utc::now())
+        .await
+    {
         Ok(pw) => {
             let n = shown_once(&ctx, "users_reset_done", username.trim(), &pw);
             users_page(&app, &ctx, StatusCode::OK, Some(n)).await
@@ -319,7 +341,13 @@ async fn keys_page(app: &App, ctx: &Ctx, status: StatusCode, notice: Option<Stri
         esc(t(lang, "keys_label")),
         esc(t(lang, "keys_create_submit")),
     ));
-    once(respond::html(ctx, status, t(lang, "keys_title"), "/admin/keys", &body))
+    once(respond::html(
+        ctx,
+        status,
+        t(lang, "keys_title"),
+        "/admin/keys",
+        &body,
+    ))
 }
 
 pub async fn keys(State(app): State<App>, Extension(ctx): Extension<Ctx>) -> Response {
@@ -344,9 +372,24 @@ pub async fn create_key(
         Err(r) => return r,
     };
     let Ok(purpose) = KeyPurpose::parse(&f.purpose) else {
-        return keys_page(&app, &ctx, StatusCode::BAD_REQUEST, Some(error_notice(t(ctx.lang, "keys_bad_purpose")))).await;
+        return keys_page(
+            &app,
+            &ctx,
+            StatusCode::BAD_REQUEST,
+            Some(error_notice(t(ctx.lang, "keys_bad_purpose"))),
+        )
+        .await;
     };
-    match minyi_app::auth::create_api_key(&app, Operator::User(&p), &f.unit, purpose, &f.label, chrono::Utc::now()).await {
+    match minyi_app::auth::create_api_key(
+        &app,
+        Operator::User(&p),
+        &f.unit,
+        purpose,
+        &f.label,
+        chrono::Utc::now(),
+    )
+    .await
+    {
         Ok((_, key)) => {
             let n = shown_once(&ctx, "keys_created", purpose.code(), &key);
             keys_page(&app, &ctx, StatusCode::OK, Some(n)).await
@@ -427,5 +470,11 @@ pub async fn audit(State(app): State<App>, Extension(ctx): Extension<Ctx>) -> Re
         ));
     }
     body.push_str("</tbody></table>");
-    respond::html(&ctx, StatusCode::OK, t(lang, "audit_title"), "/admin/audit", &body)
+    respond::html(
+        &ctx,
+        StatusCode::OK,
+        t(lang, "audit_title"),
+        "/admin/audit",
+        &body,
+    )
 }

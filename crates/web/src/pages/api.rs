@@ -79,7 +79,12 @@ pub async fn submit(
         Ok(t) => t,
         Err(e) => return invalid("text", e),
     };
-    let category = match j.category.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+    let category = match j
+        .category
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
         None => None,
         Some(c) => match Category::parse(c) {
             Ok(c) => Some(c),

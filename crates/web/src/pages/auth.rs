@@ -24,7 +24,13 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn login_page(ctx: &Ctx, status: StatusCode, next: &str, error: Option<&str>, username: &str) -> Response {
+fn login_page(
+    ctx: &Ctx,
+    status: StatusCode,
+    next: &str,
+    error: Option<&str>,
+    username: &str,
+) -> Response {
     let lang = ctx.lang;
     let summary = error
         .map(|e| {
@@ -58,7 +64,13 @@ pub async fn login_form(Extension(ctx): Extension<Ctx>, Query(q): Query<NextQuer
     if ctx.session.is_some() {
         return Redirect::to(&safe_next(q.next.as_deref())).into_response();
     }
-    login_page(&ctx, StatusCode::OK, &safe_next(q.next.as_deref()), None, "")
+    login_page(
+        &ctx,
+        StatusCode::OK,
+        &safe_next(q.next.as_deref()),
+        None,
+        "",
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -76,7 +88,13 @@ pub async fn login(
     let lang = ctx.lang;
     let next = safe_next(f.next.as_deref());
     if f.password.len() > 1024 {
-        return login_page(&ctx, StatusCode::UNAUTHORIZED, &next, Some(t(lang, "login_failed")), &f.username);
+        return login_page(
+            &ctx,
+            StatusCode::UNAUTHORIZED,
+            &next,
+            Some(t(lang, "login_failed")),
+            &f.username,
+        );
     }
     let now = chrono::Utc::now();
     match minyi_app::auth::sign_in(&app, &f.username, &f.password, now).await {
@@ -90,7 +108,13 @@ pub async fn login(
         ),
         Ok(Err(SignInRefusal::Locked { until })) => {
             let msg = t(lang, "login_locked").replace("{until}", &local(until));
-            let mut resp = login_page(&ctx, StatusCode::TOO_MANY_REQUESTS, &next, Some(&msg), &f.username);
+            let mut resp = login_page(
+                &ctx,
+                StatusCode::TOO_MANY_REQUESTS,
+                &next,
+                Some(&msg),
+                &f.username,
+            );
             let secs = (until - now).num_seconds().max(1);
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
@@ -99,7 +123,13 @@ pub async fn login(
         }
         Ok(Err(SignInRefusal::TooSoon { wait_secs })) => {
             let msg = t(lang, "login_too_soon").replace("{secs}", &wait_secs.to_string());
-            let mut resp = login_page(&ctx, StatusCode::TOO_MANY_REQUESTS, &next, Some(&msg), &f.username);
+            let mut resp = login_page(
+                &ctx,
+                StatusCode::TOO_MANY_REQUESTS,
+                &next,
+                Some(&msg),
+                &f.username,
+            );
             if let Ok(v) = HeaderValue::from_str(&wait_secs.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
             }
@@ -148,7 +178,10 @@ fn account_page(ctx: &Ctx, status: StatusCode, message: Option<(&str, bool)>) ->
         return respond::status_page(ctx, StatusCode::UNAUTHORIZED, "unauthorized");
     };
     let notice = match message {
-        Some((m, true)) => format!("<div class=\"error-summary\" role=\"alert\"><p>{}</p></div>", esc(m)),
+        Some((m, true)) => format!(
+            "<div class=\"error-summary\" role=\"alert\"><p>{}</p></div>",
+            esc(m)
+        ),
         Some((m, false)) => format!("<p class=\"notice\" role=\"status\">{}</p>", esc(m)),
         None if p.must_change_password => format!(
             "<p class=\"notice\" role=\"status\">{}</p>",
@@ -199,9 +232,15 @@ pub async fn change_password(
         Ok(p) => p.clone(),
         Err(r) => return r,
     };
-    match minyi_app::auth::change_own_password(&app, &p, &f.current, &f.new, chrono::Utc::now()).await {
+    match minyi_app::auth::change_own_password(&app, &p, &f.current, &f.new, chrono::Utc::now())
+        .await
+    {
         Err(e) => respond::app_error(&ctx, e),
-        Ok(Err(key)) => account_page(&ctx, StatusCode::BAD_REQUEST, Some((t(ctx.lang, key), true))),
+        Ok(Err(key)) => account_page(
+            &ctx,
+            StatusCode::BAD_REQUEST,
+            Some((t(ctx.lang, key), true)),
+        ),
         Ok(Ok(())) => {
             // The page was rendered from the session before the change; show the cleared state.
             let mut ctx2 = ctx.clone();
@@ -210,7 +249,11 @@ pub async fn change_password(
                 s2.principal.must_change_password = false;
                 ctx2.session = Some(std::sync::Arc::new(s2));
             }
-            account_page(&ctx2, StatusCode::OK, Some((t(ctx.lang, "account_password_changed"), false)))
+            account_page(
+                &ctx2,
+                StatusCode::OK,
+                Some((t(ctx.lang, "account_password_changed"), false)),
+            )
         }
     }
 }

@@ -51,9 +51,16 @@ fn form_page(ctx: &Ctx, status: StatusCode, f: &ReportForm, errors: &[(&str, Str
         }
         summary.push_str("</ul></div>");
     }
-    let mut cats = format!("<option value=\"\">{}</option>", esc(t(lang, "report_category_any")));
+    let mut cats = format!(
+        "<option value=\"\">{}</option>",
+        esc(t(lang, "report_category_any"))
+    );
     for c in Category::ALL {
-        let sel = if f.category == c.code() { " selected" } else { "" };
+        let sel = if f.category == c.code() {
+            " selected"
+        } else {
+            ""
+        };
         cats.push_str(&format!(
             "<option value=\"{}\"{sel}>{}</option>",
             c.code(),
@@ -143,7 +150,12 @@ pub async fn report(
     }
     if let Some(v) = opt(&f.id_number) {
         contact.id_number = IdNumber::parse(&v)
-            .map_err(|e| errors.push(("id_number", format!("{}: {e}", t(lang, "contact_id_number")))))
+            .map_err(|e| {
+                errors.push((
+                    "id_number",
+                    format!("{}: {e}", t(lang, "contact_id_number")),
+                ))
+            })
             .ok();
     }
     if let Some(v) = opt(&f.address) {
@@ -162,7 +174,9 @@ pub async fn report(
         text,
         category,
         area_code: opt(&f.area),
-        client_key: opt(&f.submission).filter(|s| s.len() <= 100).map(|s| format!("web:{s}")),
+        client_key: opt(&f.submission)
+            .filter(|s| s.len() <= 100)
+            .map(|s| format!("web:{s}")),
         contact,
         limit_to_units: None,
     };
@@ -173,10 +187,8 @@ pub async fn report(
                 esc(t(lang, "report_thanks")),
                 esc(t(lang, "report_keep_code")),
                 esc(receipt.tracking_code.as_str()),
-                esc(&t(lang, "report_due").replace(
-                    "{due}",
-                    &receipt.due_at.map(local).unwrap_or_default()
-                )),
+                esc(&t(lang, "report_due")
+                    .replace("{due}", &receipt.due_at.map(local).unwrap_or_default())),
                 esc(receipt.tracking_code.as_str()),
                 esc(t(lang, "track_link")),
             );

@@ -33,12 +33,14 @@ pub async fn home(State(app): State<App>, Extension(ctx): Extension<Ctx>) -> Res
         Ok(p) => p.clone(),
         Err(r) => return r,
     };
-    let synthetic = matches!(app.store.meta_get("synthetic_demo").await, Ok(Some(ref v)) if v == "true");
+    let synthetic =
+        matches!(app.store.meta_get("synthetic_demo").await, Ok(Some(ref v)) if v == "true");
     let mut body = format!("<h2>{}</h2>\n", esc(t(lang, "home_title")));
     if !p.may(Permission::ViewOpinions) {
         body.push_str(&format!(
             "<p>{}</p>",
-            esc(&t(lang, "home_no_opinions").replace("{role}", t(lang, &format!("role.{}", p.role.code()))))
+            esc(&t(lang, "home_no_opinions")
+                .replace("{role}", t(lang, &format!("role.{}", p.role.code()))))
         ));
         return respond::html_demo(&ctx, synthetic, t(lang, "home_title"), "/", &body);
     }
@@ -188,7 +190,10 @@ async fn render_unit(app: &App, ctx: &Ctx, code: &str) -> Response {
         }
         body.push_str("</ul>");
     }
-    body.push_str(&format!("<h3>{}</h3>", esc(t(lang, "unit_recent_opinions"))));
+    body.push_str(&format!(
+        "<h3>{}</h3>",
+        esc(t(lang, "unit_recent_opinions"))
+    ));
     if v.opinions.is_empty() {
         body.push_str(&format!("<p>{}</p>", esc(t(lang, "none_yet"))));
     } else {
@@ -313,7 +318,10 @@ async fn render_opinion(
         }
     }
     if !v.events.is_empty() {
-        body.push_str(&format!("<h3>{}</h3><ol class=\"timeline\">", esc(t(lang, "timeline"))));
+        body.push_str(&format!(
+            "<h3>{}</h3><ol class=\"timeline\">",
+            esc(t(lang, "timeline"))
+        ));
         for e in &v.events {
             body.push_str(&format!(
                 "<li><time>{}</time> {} {}</li>",
@@ -353,14 +361,19 @@ pub async fn reveal(
         Err(r) => return r,
     };
     let Some(field) = minyi_app::privacy::parse_field(&f.field) else {
-        return respond::app_error(&ctx, minyi_app::AppError::Invalid(t(ctx.lang, "reveal_bad_field").into()));
+        return respond::app_error(
+            &ctx,
+            minyi_app::AppError::Invalid(t(ctx.lang, "reveal_bad_field").into()),
+        );
     };
     let o = match minyi_app::scoped::visible_opinion(&app, &p, &code).await {
         Ok(o) => o,
         Err(e) => return respond::app_error(&ctx, e),
     };
     match minyi_app::privacy::reveal(&app, &p, o.id, field, &f.reason, chrono::Utc::now()).await {
-        Ok(value) => render_opinion(&app, &ctx, &code, Some((field.code().to_owned(), value))).await,
+        Ok(value) => {
+            render_opinion(&app, &ctx, &code, Some((field.code().to_owned(), value))).await
+        }
         Err(minyi_app::AppError::Invalid(k)) if k == "reveal_reason" => respond::app_error(
             &ctx,
             minyi_app::AppError::Invalid(t(ctx.lang, "reveal_reason_required").into()),

@@ -119,8 +119,7 @@ impl Client {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join("; ");
-            req.headers_mut()
-                .insert(header::COOKIE, c.parse().unwrap());
+            req.headers_mut().insert(header::COOKIE, c.parse().unwrap());
         }
         req.extensions_mut().insert(ConnectInfo(self.ip));
         let resp = self.router.clone().oneshot(req).await.unwrap();
@@ -168,10 +167,19 @@ impl Client {
         let r = self
             .post_form(
                 "/login",
-                &[("csrf", &csrf), ("username", username), ("password", password)],
+                &[
+                    ("csrf", &csrf),
+                    ("username", username),
+                    ("password", password),
+                ],
             )
             .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "sign-in of {username}: {}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::SEE_OTHER,
+            "sign-in of {username}: {}",
+            r.body
+        );
     }
 
     /// A CSRF token for this client's current session (from its account page).
@@ -259,7 +267,10 @@ async fn http_story(db: TestDb) {
 
     // Readiness follows the database.
     app.store.close().await;
-    assert_eq!(c.get("/readyz").await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        c.get("/readyz").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
     assert_eq!(c.get("/healthz").await.status, StatusCode::OK);
     db.drop_db().await;
 }
@@ -298,7 +309,11 @@ async fn first_administrator_on_an_empty_store_sees_what_to_do() {
     let r = c
         .post_form(
             "/login",
-            &[("csrf", &csrf), ("username", &user), ("password", &password)],
+            &[
+                ("csrf", &csrf),
+                ("username", &user),
+                ("password", &password),
+            ],
         )
         .await;
     // The printed password is temporary: the account page comes first.
@@ -326,7 +341,11 @@ async fn first_administrator_on_an_empty_store_sees_what_to_do() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = c.get("/").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.body.contains("市公安局") && !r.body.contains("演示数据："), "{}", r.body);
+    assert!(
+        r.body.contains("市公安局") && !r.body.contains("演示数据："),
+        "{}",
+        r.body
+    );
     db.drop_db().await;
 }
 
