@@ -41,6 +41,9 @@ pub struct Ctx {
     pub secure_cookies: bool,
 }
 
+// A refusal is a whole response by design: handlers return it as it is, and it is built
+// once per refused request, so its size on the error path does not matter.
+#[allow(clippy::result_large_err)]
 impl Ctx {
     /// The signed-in principal. The guard admits a `Signed`/`Perm` route only with one,
     /// so `None` here is a route-table mistake, answered as 401 rather than a panic.

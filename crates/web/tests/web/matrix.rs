@@ -272,7 +272,13 @@ struct Case<'a> {
 
 /// Builds the request a real client would send for this route. A route without a recipe
 /// stops the test: add one when you add a route.
-async fn request(app: &App, fx: &Fixture, c: &mut Client, case: &Case<'_>, n: usize) -> Request<Body> {
+async fn request(
+    app: &App,
+    fx: &Fixture,
+    c: &mut Client,
+    case: &Case<'_>,
+    n: usize,
+) -> Request<Body> {
     let r = case.route;
     let who = case.who;
     let (own_unit, foreign_unit) = who.units();
@@ -384,9 +390,9 @@ async fn request(app: &App, fx: &Fixture, c: &mut Client, case: &Case<'_>, n: us
             ("text", "矩阵测试：路口积水".into()),
             ("submission", unique.clone()),
         ],
-        other => panic!(
-            "route POST {other} has no request recipe in the authorization matrix: add one"
-        ),
+        other => {
+            panic!("route POST {other} has no request recipe in the authorization matrix: add one")
+        }
     };
     let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     b.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -397,17 +403,21 @@ async fn request(app: &App, fx: &Fixture, c: &mut Client, case: &Case<'_>, n: us
 fn check(expect: Expect, resp: &Resp) -> bool {
     let s = resp.status;
     match expect {
-        Expect::Allowed => !matches!(
-            s,
-            StatusCode::UNAUTHORIZED
-                | StatusCode::FORBIDDEN
-                | StatusCode::NOT_FOUND
-                | StatusCode::METHOD_NOT_ALLOWED
-                | StatusCode::TOO_MANY_REQUESTS
-        ) && !s.is_server_error(),
+        Expect::Allowed => {
+            !matches!(
+                s,
+                StatusCode::UNAUTHORIZED
+                    | StatusCode::FORBIDDEN
+                    | StatusCode::NOT_FOUND
+                    | StatusCode::METHOD_NOT_ALLOWED
+                    | StatusCode::TOO_MANY_REQUESTS
+            ) && !s.is_server_error()
+        }
         Expect::SignInRedirect => {
             s == StatusCode::SEE_OTHER
-                && resp.location().is_some_and(|l| l.starts_with("/login?next="))
+                && resp
+                    .location()
+                    .is_some_and(|l| l.starts_with("/login?next="))
         }
         Expect::Unauthorized => s == StatusCode::UNAUTHORIZED,
         Expect::Forbidden => s == StatusCode::FORBIDDEN,
@@ -537,11 +547,15 @@ fn routes_are_registered_only_from_the_table() {
                 stack.push(p);
             } else if p.extension().is_some_and(|x| x == "rs") {
                 let text = std::fs::read_to_string(&p).unwrap();
-                let uses = text.matches(".route(").count() + text.matches(".nest(").count()
+                let uses = text.matches(".route(").count()
+                    + text.matches(".nest(").count()
                     + text.matches(".merge(").count()
                     + text.matches(".route_service(").count();
                 let allowed = usize::from(p.ends_with("lib.rs"));
-                let in_tests = text.find("#[cfg(test)]").map(|i| text[i..].matches(".route(").count()).unwrap_or(0);
+                let in_tests = text
+                    .find("#[cfg(test)]")
+                    .map(|i| text[i..].matches(".route(").count())
+                    .unwrap_or(0);
                 if uses.saturating_sub(in_tests) > allowed {
                     offenders.push(p.display().to_string());
                 }
