@@ -313,6 +313,19 @@ async fn personal_data_story(db: TestDb, variant: u8) {
         assert!(!r.body.contains(s.as_str()));
     }
 
+    // Open311 clients may send the key as a parameter: it must not reach the request log.
+    let r = machine
+        .send(
+            Request::post(format!("/api/v1/opinions?api_key={key}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(
+                    serde_json::json!({"text": "参数中的密钥", "area": station_area}).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+
     // Staff see masks; one field, for a typed reason, is revealed and audited.
     let mut staff = Client::new(router.clone());
     staff.sign_in(&station.username, &station.password).await;
@@ -461,6 +474,19 @@ async fn personal_data_story(db: TestDb, variant: u8) {
     for s in &secrets {
         assert!(!logged.contains(s.as_str()), "{s} in the logs");
     }
+    // Nor any secret that would let a reader of the logs act as someone.
+    assert!(!logged.contains(&key), "the API key is in the logs");
+    assert!(
+        !logged.contains(&station.password),
+        "a password is in the logs"
+    );
+    for (name, value) in &staff.cookies {
+        assert!(
+            !logged.contains(value.as_str()),
+            "cookie {name} is in the logs"
+        );
+    }
+    assert!(!logged.contains(&csrf), "the CSRF token is in the logs");
     db.drop_db().await;
 }
 
@@ -520,6 +546,33 @@ async fn flood_from_one_address_is_limited_while_another_is_served() {
     );
     assert_eq!(opinions(&app).await, 5);
     let r = report(&mut b, &[("text", "另一个地址")]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    // A forged X-Forwarded-For does not buy a new allowance (no proxy is trusted by default).
+    let csrf = a.get("/report").await.csrf().unwrap();
+    let r = post_form_with(
+        &mut a,
+        "/report",
+        &[("csrf", &csrf), ("text", "换个地址")],
+        &[("x-forwarded-for", "198.18.0.77")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+
+    // IPv6: one /64 is one address; the next /64 is another.
+    let mut v6a = Client::from(router.clone(), "[2001:db8:0:1::1]:1");
+    let mut v6b = Client::from(router.clone(), "[2001:db8:0:1::ffff]:1");
+    let mut v6c = Client::from(router.clone(), "[2001:db8:0:2::1]:1");
+    for _ in 0..5 {
+        let r = report(&mut v6a, &[("text", "六")]).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    let r = report(&mut v6b, &[("text", "六")]).await;
+    assert_eq!(
+        r.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "same /64 shares the allowance"
+    );
+    let r = report(&mut v6c, &[("text", "六")]).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 
     // Sign-in: an unknown name, so it is the address limit (not the account's back-off).
