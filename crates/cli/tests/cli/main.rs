@@ -83,12 +83,23 @@ fn check_demo_report(out: &str) {
 
 /// GET over a plain TCP connection: the server under test is the only thing needed.
 fn http_get(addr: &str, path: &str) -> (u16, String) {
+    http(addr, "GET", path, "", "")
+}
+
+/// One HTTP/1.1 exchange over a real socket: status and the whole response text.
+fn http(addr: &str, method: &str, path: &str, cookie: &str, form: &str) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if !cookie.is_empty() {
+        head.push_str(&format!("Cookie: {cookie}\r\n"));
+    }
+    if method == "POST" {
+        head.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            form.len()
+        ));
+    }
+    write!(s, "{head}\r\n{form}").unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
     let status = resp
@@ -99,7 +110,30 @@ fn http_get(addr: &str, path: &str) -> (u16, String) {
     (status, resp)
 }
 
-fn serve_and_probe(args: &[&str]) -> (u16, String, u16) {
+/// The value of a Set-Cookie header for `name` in a raw response.
+fn set_cookie(resp: &str, name: &str) -> Option<String> {
+    resp.lines().find_map(|l| {
+        let v = l
+            .strip_prefix("set-cookie: ")
+            .or_else(|| l.strip_prefix("Set-Cookie: "))?;
+        let kv = v.split(';').next()?;
+        kv.strip_prefix(&format!("{name}=")).map(str::to_owned)
+    })
+}
+
+/// What a probe of a running server saw.
+struct Probe {
+    /// Everything `serve` printed before its address.
+    printed: String,
+    health: u16,
+    ready: u16,
+    /// `/` signed out: where it sends you.
+    signed_out_home: (u16, String),
+    /// `/` after signing in with the first demo account printed, if any.
+    signed_in_home: Option<(u16, String)>,
+}
+
+fn serve_and_probe(args: &[&str]) -> Probe {
     let mut server = Server(
         command()
             .args(args)
@@ -109,21 +143,52 @@ fn serve_and_probe(args: &[&str]) -> (u16, String, u16) {
             .expect("spawn minyi serve"),
     );
     let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
+    let mut printed = String::new();
     let addr = loop {
         let line = lines.next().expect("serve printed its address").unwrap();
         if let Some(rest) = line.split("http://").nth(1) {
             break rest.trim_end_matches('/').to_owned();
         }
+        printed.push_str(&line);
+        printed.push('\n');
     };
     let (health, _) = http_get(&addr, "/healthz");
-    let (home, body) = http_get(&addr, "/");
     let (ready, _) = http_get(&addr, "/readyz");
+    let signed_out_home = http_get(&addr, "/");
+    // "  city_analyst  demo_city  PASSWORD  unit (CODE)"
+    let account = printed.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.first() == Some(&"city_analyst")).then(|| (f[1].to_owned(), f[2].to_owned()))
+    });
+    let signed_in_home = account.map(|(user, password)| {
+        let (_, login) = http_get(&addr, "/login");
+        let form_cookie =
+            set_cookie(&login, "minyi_form").expect("login page sets the form cookie");
+        let i = login.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
+        let csrf = &login[i..i + login[i..].find('"').unwrap()];
+        let (status, resp) = http(
+            &addr,
+            "POST",
+            "/login",
+            &format!("minyi_form={form_cookie}"),
+            &format!("csrf={csrf}&username={user}&password={password}"),
+        );
+        assert_eq!(status, 303, "{resp}");
+        let session = set_cookie(&resp, "minyi_session").expect("session cookie");
+        let (status, body) = http(&addr, "GET", "/", &format!("minyi_session={session}"), "");
+        (
+            status,
+            body.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned(),
+        )
+    });
     drop(server);
-    (
+    Probe {
+        printed,
         health,
-        body.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned(),
-        home.min(ready),
-    )
+        ready,
+        signed_out_home,
+        signed_in_home,
+    }
 }
 
 #[test]
@@ -157,8 +222,10 @@ fn demo_then_units_then_serve_on_sqlite() {
         stderr(&out)
     );
 
-    // serve --demo on a filled store starts at once and shows the live tree.
-    let (health, body, other) = serve_and_probe(&[
+    // serve --demo on a filled store starts at once, prints the first administrator's and
+    // one demo account per role's passwords, sends signed-out visitors to sign in, and
+    // shows the live tree to a demo account signed in over real HTTP.
+    let p = serve_and_probe(&[
         "serve",
         "--demo",
         "--data-dir",
@@ -166,11 +233,43 @@ fn demo_then_units_then_serve_on_sqlite() {
         "--listen",
         "127.0.0.1:0",
     ]);
-    assert_eq!((health, other), (200, 200));
+    assert_eq!((p.health, p.ready), (200, 200));
+    assert!(p.printed.contains("username admin"), "{}", p.printed);
+    for role in [
+        "admin",
+        "city_analyst",
+        "county_analyst",
+        "station_staff",
+        "department_liaison",
+        "survey_agency",
+        "leader",
+    ] {
+        assert!(
+            p.printed.lines().any(|l| l.trim_start().starts_with(role)),
+            "no demo account for {role}:\n{}",
+            p.printed
+        );
+    }
+    assert_eq!(p.signed_out_home.0, 303);
+    assert!(p.signed_out_home.1.contains("/login?next=/"));
+    let (status, body) = p.signed_in_home.expect("a demo account was printed");
+    assert_eq!(status, 200);
     assert!(
         body.contains("保山市公安局") && body.contains("演示数据"),
         "{body}"
     );
+
+    // A second start prints no passwords: they were shown once.
+    let p = serve_and_probe(&[
+        "serve",
+        "--demo",
+        "--data-dir",
+        d,
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(!p.printed.contains("username admin"), "{}", p.printed);
+    assert!(p.printed.contains("exist already"), "{}", p.printed);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
