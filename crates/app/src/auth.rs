@@ -131,14 +131,19 @@ pub async fn sign_in(
     password: &str,
     now: DateTime<Utc>,
 ) -> Result<std::result::Result<NewSession, SignInRefusal>> {
-    let username = username.trim();
-    let account = app.store.account_by_username(username).await?;
+    let username = username.trim().to_ascii_lowercase();
+    let account = app.store.account_by_username(&username).await?;
     let Some(account) = account else {
-        // Spend the same time as a real check, so timing does not reveal which names exist.
+        // A name that does not exist backs off and locks exactly like one that does, so
+        // neither the answers nor their timing tell which names are real.
+        if let Some(refusal) = ghost_throttle(&username, now) {
+            return Ok(Err(refusal));
+        }
         let pw = password.to_owned();
         let _ =
             tokio::task::spawn_blocking(move || minyi_vault::verify_password(&pw, dummy_hash()))
                 .await;
+        let lock = ghost_failure(&username, now);
         record(
             app,
             now,
@@ -148,24 +153,19 @@ pub async fn sign_in(
             "unknown username",
         )
         .await?;
-        return Ok(Err(SignInRefusal::BadCredentials));
+        return Ok(Err(match lock {
+            Some(until) => SignInRefusal::Locked { until },
+            None => SignInRefusal::BadCredentials,
+        }));
     };
     let subject = format!("account:{}", account.username);
-    if let Some(until) = account.locked_until
-        && until > now
-    {
-        return Ok(Err(SignInRefusal::Locked { until }));
-    }
-    let wait = access::sign_in_backoff_secs(account.failed_logins);
-    if wait > 0
-        && let Some(last) = account.last_failed_at
-    {
-        let ready = last + Duration::seconds(wait);
-        if ready > now {
-            return Ok(Err(SignInRefusal::TooSoon {
-                wait_secs: (ready - now).num_seconds().max(1),
-            }));
-        }
+    if let Some(refusal) = throttle(
+        account.failed_logins,
+        account.last_failed_at,
+        account.locked_until,
+        now,
+    ) {
+        return Ok(Err(refusal));
     }
     let phc = account.password_hash.clone();
     let pw = password.to_owned();
@@ -224,6 +224,61 @@ pub async fn sign_in(
         csrf,
         principal,
     }))
+}
+
+/// The shared rule: locked until a time, or too soon after the last failure.
+fn throttle(
+    failures: i64,
+    last_failed: Option<DateTime<Utc>>,
+    locked_until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<SignInRefusal> {
+    if let Some(until) = locked_until
+        && until > now
+    {
+        return Some(SignInRefusal::Locked { until });
+    }
+    let wait = access::sign_in_backoff_secs(failures);
+    let ready = last_failed? + Duration::seconds(wait);
+    (wait > 0 && ready > now).then(|| SignInRefusal::TooSoon {
+        wait_secs: (ready - now).num_seconds().max(1),
+    })
+}
+
+/// Failures against names that do not exist: (count, last failure, locked until).
+type Ghost = (i64, DateTime<Utc>, Option<DateTime<Utc>>);
+
+fn ghosts() -> &'static std::sync::Mutex<std::collections::HashMap<String, Ghost>> {
+    static G: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, Ghost>>> =
+        std::sync::OnceLock::new();
+    G.get_or_init(Default::default)
+}
+
+fn ghost_throttle(name: &str, now: DateTime<Utc>) -> Option<SignInRefusal> {
+    let g = ghosts().lock().unwrap_or_else(|e| e.into_inner());
+    let &(failures, last, locked) = g.get(name)?;
+    throttle(failures, Some(last), locked, now)
+}
+
+/// Counts a failure against a name that does not exist; returns the lock if it starts now.
+fn ghost_failure(name: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let mut g = ghosts().lock().unwrap_or_else(|e| e.into_inner());
+    // Bounded memory: forget names idle longer than a lock lasts, then, if a flood of
+    // invented names still fills the table, start again (the per-address rate limit is
+    // the real guard against floods).
+    if g.len() >= 10_000 {
+        g.retain(|_, (_, last, _)| now - *last < Duration::minutes(LOCK_MINUTES));
+        if g.len() >= 10_000 {
+            g.clear();
+        }
+    }
+    let e = g.entry(name.to_owned()).or_insert((0, now, None));
+    e.0 += 1;
+    e.1 = now;
+    if e.0 >= LOCK_AFTER_FAILURES {
+        e.2 = Some(now + Duration::minutes(LOCK_MINUTES));
+    }
+    e.2
 }
 
 fn idle(app: &App) -> Duration {

@@ -1120,3 +1120,37 @@ async fn api_bad_input_postgres() {
     };
     api_input_story(db).await;
 }
+
+/// Wrong passwords for a real name and for an invented one get the same answers in the
+/// same order (401s, then the back-off's 429), so sign-in does not reveal which names exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_does_not_reveal_which_names_exist() {
+    let db = TestDb::sqlite();
+    let app = small_demo(&db).await;
+    demo_accounts(&app).await;
+    let router = minyi_web::router(app.clone());
+    let mut seen = Vec::new();
+    for (i, name) in ["demo_station", "no_such_officer"].iter().enumerate() {
+        let mut c = Client::from(router.clone(), &format!("192.0.2.{}:1", 200 + i));
+        let mut statuses = Vec::new();
+        for _ in 0..5 {
+            let csrf = c.get("/login").await.csrf().unwrap();
+            let r = c
+                .post_form(
+                    "/login",
+                    &[
+                        ("csrf", &csrf),
+                        ("username", name),
+                        ("password", "wrong password!"),
+                    ],
+                )
+                .await;
+            statuses.push(r.status.as_u16());
+        }
+        seen.push(statuses);
+    }
+    assert_eq!(seen[0], seen[1], "real vs invented name");
+    assert_eq!(&seen[0][..3], &[401, 401, 401]);
+    assert_eq!(seen[0][3], 429);
+    db.drop_db().await;
+}
