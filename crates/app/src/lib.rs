@@ -8,7 +8,9 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
+pub mod geo;
 pub mod intake;
 pub mod keys;
 pub mod overview;

@@ -11,6 +11,7 @@ pub mod pages;
 pub mod protect;
 pub mod respond;
 pub mod routes;
+pub mod svg;
 
 use std::net::SocketAddr;
 use std::time::Duration;
