@@ -10,6 +10,7 @@ use minyi_app::{App, Config};
 
 mod admin;
 mod bench;
+mod import;
 mod stats;
 mod text;
 
@@ -101,6 +102,11 @@ enum Command {
     Retention {
         #[command(subcommand)]
         command: admin::RetentionCommand,
+    },
+    /// Import files: area boundaries (GeoJSON), and as features land, opinions and records.
+    Import {
+        #[command(subcommand)]
+        command: import::ImportCommand,
     },
     /// Benchmarks that print their same-run baseline and the ratio.
     Bench {
@@ -284,6 +290,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(&cli)?;
             init_logging("warn")?;
             admin::run_retention(config, command).await
+        }
+        Command::Import { command } => {
+            let config = load_config(&cli)?;
+            init_logging("warn")?;
+            import::run(config, command).await
         }
         Command::Bench { command } => {
             init_logging("warn")?;
