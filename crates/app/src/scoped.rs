@@ -138,3 +138,32 @@ pub async fn opinion(app: &App, p: &Principal, code: &str) -> Result<OpinionView
         events,
     })
 }
+
+/// One page of a unit's opinions (its subtree within the principal's scope; a liaison's
+/// department: the matters routed to it), filtered and sorted.
+pub async fn opinion_list(
+    app: &App,
+    p: &Principal,
+    unit_code: &str,
+    q: &minyi_store::lists::OpinionQuery,
+) -> Result<(UnitRow, Vec<OpinionRow>, i64)> {
+    use minyi_store::lists::Whose;
+    p.require(Permission::ViewOpinions)?;
+    let u = app
+        .store
+        .unit_by_code(unit_code.trim())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !p.scope.contains(u.id) {
+        return Err(AppError::NotFound);
+    }
+    let whose = if p.role == Role::DepartmentLiaison {
+        Whose::Department(u.id)
+    } else {
+        let tree = app.store.unit_tree().await?;
+        let sub = Scope::subtree(u.id, &tree);
+        Whose::Units(sub.units().filter(|id| p.scope.contains(*id)).collect())
+    };
+    let (rows, total) = app.store.opinion_list(&whose, q).await?;
+    Ok((u, rows, total))
+}

@@ -13,6 +13,7 @@ mod contacts;
 pub mod dashboard;
 mod error;
 pub mod geometry;
+pub mod lists;
 mod migrate;
 mod opinions;
 mod org;

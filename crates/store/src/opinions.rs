@@ -76,7 +76,7 @@ const COLS: &[&str] = &[
     "synthetic",
 ];
 
-const SELECT: &str = "SELECT id, tracking_code, channel, text, category, sentiment, urgency, department, area_id, \
+pub(crate) const SELECT: &str = "SELECT id, tracking_code, channel, text, category, sentiment, urgency, department, area_id, \
      unit_id, department_id, state, escalation, key_opinion, received_at, due_at, closed_at, verdict, merged_into, \
      synthetic, contact_id FROM opinions";
 
@@ -116,7 +116,7 @@ fn receipt(id: i64, at: DateTime<Utc>, state: OpinionState, actor: &str) -> NewE
     }
 }
 
-fn row(r: &AnyRow) -> Result<OpinionRow> {
+pub(crate) fn row(r: &AnyRow) -> Result<OpinionRow> {
     let s = |c: &str| r.try_get::<String, _>(c);
     let os = |c: &str| r.try_get::<Option<String>, _>(c);
     Ok(OpinionRow {

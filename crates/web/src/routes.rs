@@ -142,6 +142,13 @@ pub fn table() -> Vec<(Route, MethodRouter<AppState>)> {
         ),
         r(
             M::GET,
+            "/units/{code}/opinions",
+            Perm(P::ViewOpinions),
+            T::Unit,
+            get(pages::lists::unit_opinions),
+        ),
+        r(
+            M::GET,
             "/opinions/{code}",
             Perm(P::ViewOpinions),
             T::Opinion,

@@ -1,6 +1,6 @@
 //! Sign-in, sign-out and the account page (own password).
 
-use axum::extract::{Extension, Form, Query, State};
+use axum::extract::{Extension, Form, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use minyi_app::App;
@@ -60,7 +60,10 @@ fn login_page(
     respond::html(ctx, status, t(lang, "login_title"), "/login", &body)
 }
 
-pub async fn login_form(Extension(ctx): Extension<Ctx>, Query(q): Query<NextQuery>) -> Response {
+pub async fn login_form(
+    Extension(ctx): Extension<Ctx>,
+    crate::extract::Q(q): crate::extract::Q<NextQuery>,
+) -> Response {
     if ctx.session.is_some() {
         return Redirect::to(&safe_next(q.next.as_deref())).into_response();
     }

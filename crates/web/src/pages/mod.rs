@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod lists;
 pub mod public;
 pub mod staff;
 

@@ -1,7 +1,7 @@
 //! Residents' pages: leave an opinion (with optional contact details, which are sealed
 //! before storage) and follow it by tracking code. No sign-in; rate-limited per address.
 
-use axum::extract::{Extension, Form, Query, State};
+use axum::extract::{Extension, Form, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use minyi_app::App;
@@ -216,7 +216,7 @@ pub struct TrackQuery {
 pub async fn track(
     State(app): State<App>,
     Extension(ctx): Extension<Ctx>,
-    Query(q): Query<TrackQuery>,
+    crate::extract::Q(q): crate::extract::Q<TrackQuery>,
 ) -> Response {
     let lang = ctx.lang;
     let mut body = format!(

@@ -191,8 +191,10 @@ async fn render_unit(app: &App, ctx: &Ctx, code: &str) -> Response {
         body.push_str("</ul>");
     }
     body.push_str(&format!(
-        "<h3>{}</h3>",
-        esc(t(lang, "unit_recent_opinions"))
+        "<h3>{}</h3><p><a href=\"/units/{}/opinions\">{}</a></p>",
+        esc(t(lang, "unit_recent_opinions")),
+        esc(v.unit.code.as_str()),
+        esc(t(lang, "unit_all_opinions"))
     ));
     if v.opinions.is_empty() {
         body.push_str(&format!("<p>{}</p>", esc(t(lang, "none_yet"))));

@@ -3,6 +3,7 @@
 //! (`matrix`), and personal data, CSRF, sessions and rate limits (`security`).
 
 mod matrix;
+mod pages;
 mod security;
 
 use std::collections::BTreeMap;

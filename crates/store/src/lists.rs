@@ -1,0 +1,174 @@
+//! Filtered, sorted, paged lists of opinions for queues, tables and exports. The caller
+//! (already scoped) says which units or which department; the filter values are closed
+//! vocabularies, so the SQL is built only from known column names and `$n` placeholders.
+
+use chrono::{DateTime, Utc};
+use minyi_core::opinion::OpinionState;
+use minyi_core::taxonomy::{Category, Channel};
+use sqlx::Row;
+use sqlx::any::AnyArguments;
+
+use crate::error::Result;
+use crate::opinions::{OpinionRow, SELECT, row};
+use crate::{Store, ms};
+
+/// Whose opinions: those of some units, or those routed to a department.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Whose {
+    Units(Vec<i64>),
+    Department(i64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    #[default]
+    Received,
+    Due,
+    State,
+    Category,
+    Channel,
+}
+
+impl SortKey {
+    pub fn parse(s: &str) -> Option<SortKey> {
+        Some(match s {
+            "received" => SortKey::Received,
+            "due" => SortKey::Due,
+            "state" => SortKey::State,
+            "category" => SortKey::Category,
+            "channel" => SortKey::Channel,
+            _ => return None,
+        })
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            SortKey::Received => "received",
+            SortKey::Due => "due",
+            SortKey::State => "state",
+            SortKey::Category => "category",
+            SortKey::Channel => "channel",
+        }
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            SortKey::Received => "received_at",
+            SortKey::Due => "due_at",
+            SortKey::State => "state",
+            SortKey::Category => "category",
+            SortKey::Channel => "channel",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OpinionQuery {
+    pub state: Option<OpinionState>,
+    pub category: Option<Category>,
+    pub channel: Option<Channel>,
+    /// Only open matters past their deadline at `now`.
+    pub overdue_at: Option<DateTime<Utc>>,
+    pub sort: SortKey,
+    pub descending: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A bound value; kept as data so the same filter binds to the count and the page query.
+#[derive(Clone)]
+enum Param {
+    I64(i64),
+    Text(&'static str),
+}
+
+fn bind(params: &[Param]) -> Result<AnyArguments> {
+    use sqlx::Arguments;
+    let mut a = AnyArguments::default();
+    for p in params {
+        match p {
+            Param::I64(v) => a.add(*v),
+            Param::Text(v) => a.add(*v),
+        }
+        .map_err(sqlx::Error::Encode)?;
+    }
+    Ok(a)
+}
+
+impl Store {
+    /// One page of opinions and the total matching the filter.
+    pub async fn opinion_list(
+        &self,
+        whose: &Whose,
+        q: &OpinionQuery,
+    ) -> Result<(Vec<OpinionRow>, i64)> {
+        let mut params: Vec<Param> = Vec::new();
+        let mut clauses: Vec<String> = Vec::new();
+        let mark = |params: &mut Vec<Param>, p: Param| {
+            params.push(p);
+            format!("${}", params.len())
+        };
+        match whose {
+            Whose::Units(ids) => {
+                if ids.is_empty() {
+                    return Ok((Vec::new(), 0));
+                }
+                let mut ids = ids.clone();
+                ids.sort_unstable();
+                ids.dedup();
+                let marks: Vec<String> = ids
+                    .iter()
+                    .map(|id| mark(&mut params, Param::I64(*id)))
+                    .collect();
+                clauses.push(format!("unit_id IN ({})", marks.join(", ")));
+            }
+            Whose::Department(d) => {
+                let m = mark(&mut params, Param::I64(*d));
+                clauses.push(format!("department_id = {m}"));
+            }
+        }
+        if let Some(s) = q.state {
+            let m = mark(&mut params, Param::Text(s.code()));
+            clauses.push(format!("state = {m}"));
+        }
+        if let Some(c) = q.category {
+            let m = mark(&mut params, Param::Text(c.code()));
+            clauses.push(format!("category = {m}"));
+        }
+        if let Some(c) = q.channel {
+            let m = mark(&mut params, Param::Text(c.code()));
+            clauses.push(format!("channel = {m}"));
+        }
+        if let Some(now) = q.overdue_at {
+            let m = mark(&mut params, Param::I64(ms(now)));
+            clauses.push(format!("closed_at IS NULL AND due_at < {m}"));
+        }
+        let filter = clauses.join(" AND ");
+        // Only known column names and numbered placeholders reach the SQL text.
+        let total: i64 = sqlx::query_with(
+            sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM opinions WHERE {filter}")),
+            bind(&params)?,
+        )
+        .fetch_one(self.pool())
+        .await?
+        .try_get(0)?;
+        let dir = if q.descending { "DESC" } else { "ASC" };
+        // NULL deadlines last either way; id breaks ties so pages never overlap.
+        let order = format!(
+            "CASE WHEN {col} IS NULL THEN 1 ELSE 0 END, {col} {dir}, id {dir}",
+            col = q.sort.column()
+        );
+        let lim = mark(&mut params, Param::I64(q.limit.clamp(1, 10_000)));
+        let off = mark(&mut params, Param::I64(q.offset.max(0)));
+        let rows = sqlx::query_with(
+            sqlx::AssertSqlSafe(format!(
+                "{SELECT} WHERE {filter} ORDER BY {order} LIMIT {lim} OFFSET {off}"
+            )),
+            bind(&params)?,
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let rows = rows.iter().map(row).collect::<Result<Vec<_>>>()?;
+        Ok((rows, total))
+    }
+}

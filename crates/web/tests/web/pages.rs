@@ -1,0 +1,81 @@
+//! Staff pages beyond the overview: the opinion list with filters, sorting, pages and CSV
+//! export, and error pages for broken links.
+
+use axum::http::{StatusCode, header};
+use minyi_store::testing::TestDb;
+
+use crate::{Client, app_with_demo};
+
+async fn list_story(db: TestDb) {
+    let app = app_with_demo(&db).await;
+    let accounts = minyi_app::demo::create_accounts(&app, chrono::Utc::now())
+        .await
+        .unwrap();
+    let city = accounts.iter().find(|a| a.username == "demo_city").unwrap();
+    let mut c = Client::new(minyi_web::router(app.clone()));
+    c.sign_in(&city.username, &city.password).await;
+
+    let r = c.get("/units/BS/opinions").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("共 400 件"), "all 400 demo opinions are listed");
+    assert_eq!(r.body.matches("href=\"/opinions/").count(), 50, "one page of 50");
+    assert!(r.body.contains("第 1 页，共 8 页"));
+
+    // Filters narrow the total; the rows all carry the filtered state.
+    let r = c.get("/units/BS/opinions?state=closed").await;
+    let closed = r
+        .body
+        .split("共 ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.replace(',', "").parse::<i64>().ok())
+        .unwrap();
+    assert!(closed > 0 && closed < 400, "{closed}");
+    assert!(!r.body.contains("<td>已受理</td>"));
+
+    // Sorting by due date ascending: the first row's deadline is not after the second's.
+    let r = c.get("/units/BS/opinions?sort=due&dir=asc").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("aria-sort=\"ascending\""));
+
+    // CSV: a BOM, a header row in the user's language, every filtered row.
+    let r = c.get("/units/BS/opinions?state=closed&format=csv").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    assert!(r.body.starts_with('\u{feff}'));
+    assert!(r.body.lines().next().unwrap().contains("查询码"));
+    let mut rd = csv::Reader::from_reader(r.body.trim_start_matches('\u{feff}').as_bytes());
+    assert_eq!(rd.records().count() as i64, closed);
+
+    // Broken links get pages in the user's language, never a trace.
+    for (uri, status, text) in [
+        ("/units/BS/opinions?state=nonsense", StatusCode::BAD_REQUEST, "unknown"),
+        ("/units/BS/opinions?page=999999", StatusCode::BAD_REQUEST, "没有第 999999 页"),
+        ("/units/BS/opinions?page=99999999999999999999", StatusCode::BAD_REQUEST, "page"),
+        ("/units/BS/opinions?sort=password", StatusCode::BAD_REQUEST, "sort"),
+        ("/units/BS/opinions?state=%ZZ", StatusCode::BAD_REQUEST, "unknown"),
+        ("/units/BS/opinions?state=a&state=b", StatusCode::BAD_REQUEST, "链接有误"),
+        ("/units/NOPE/opinions", StatusCode::NOT_FOUND, "页面不存在"),
+        ("/opinions/not-a-code", StatusCode::NOT_FOUND, "页面不存在"),
+        ("/track?code=a&code=b", StatusCode::BAD_REQUEST, "链接有误"),
+    ] {
+        let r = c.get(uri).await;
+        assert_eq!(r.status, status, "{uri}: {}", r.body);
+        assert!(r.body.contains(text), "{uri}: {}", r.body);
+        assert!(r.body.contains("<html lang=\"zh-CN\">"), "{uri}");
+    }
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opinion_list_sqlite() {
+    list_story(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opinion_list_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    list_story(db).await;
+}
