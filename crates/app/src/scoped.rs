@@ -49,6 +49,8 @@ pub struct UnitView {
     pub children: Vec<UnitRow>,
     pub officers: Vec<OfficerRow>,
     pub opinions: Vec<OpinionRow>,
+    /// Areas the unit is the responsible station for.
+    pub areas: Vec<minyi_store::AreaRow>,
 }
 
 /// A unit page: the unit must be in the principal's scope.
@@ -82,12 +84,21 @@ pub async fn unit(app: &App, p: &Principal, code: &str) -> Result<UnitView> {
         .collect();
     children.sort_by(|a, b| a.code.as_str().cmp(b.code.as_str()));
     let officers = app.store.officers_of(u.id).await?;
+    let mut areas: Vec<_> = app
+        .store
+        .areas()
+        .await?
+        .into_iter()
+        .filter(|a| a.station_id == Some(u.id))
+        .collect();
+    areas.sort_by(|a, b| a.code.as_str().cmp(b.code.as_str()));
     Ok(UnitView {
         unit: u,
         parent,
         children,
         officers,
         opinions,
+        areas,
     })
 }
 
@@ -166,4 +177,165 @@ pub async fn opinion_list(
     };
     let (rows, total) = app.store.opinion_list(&whose, q).await?;
     Ok((u, rows, total))
+}
+
+pub struct AreaView {
+    pub area: minyi_store::AreaRow,
+    /// From the county down to the parent.
+    pub ancestors: Vec<minyi_store::AreaRow>,
+    pub children: Vec<minyi_store::AreaRow>,
+    pub station: Option<UnitRow>,
+    pub officers: Vec<OfficerRow>,
+    pub opinions: Vec<OpinionRow>,
+    pub opinions_total: i64,
+    pub open: i64,
+    pub overdue: i64,
+}
+
+/// An area page. Visible when a station responsible for it or for any area inside it is in
+/// the principal's scope; the matters shown are those handled inside the scope.
+pub async fn area(app: &App, p: &Principal, code: &str, now: DateTime<Utc>) -> Result<AreaView> {
+    use minyi_store::lists::{OpinionQuery, Whose};
+    p.require(Permission::ViewOpinions)?;
+    if p.role == Role::DepartmentLiaison {
+        return Err(AppError::NotFound);
+    }
+    let areas = app.store.areas().await?;
+    let area = areas
+        .iter()
+        .find(|a| a.code.as_str() == code.trim())
+        .cloned()
+        .ok_or(AppError::NotFound)?;
+    let tree: Vec<(i64, Option<i64>)> = areas.iter().map(|a| (a.id, a.parent_id)).collect();
+    let sub = Scope::subtree(area.id, &tree);
+    let in_scope = areas
+        .iter()
+        .any(|a| sub.contains(a.id) && a.station_id.is_some_and(|s| p.scope.contains(s)));
+    if !in_scope {
+        return Err(AppError::NotFound);
+    }
+    let mut ancestors = Vec::new();
+    let mut cur = area.parent_id;
+    while let Some(id) = cur {
+        match areas.iter().find(|a| a.id == id) {
+            Some(a) if ancestors.len() < 10 => {
+                ancestors.push(a.clone());
+                cur = a.parent_id;
+            }
+            _ => break,
+        }
+    }
+    ancestors.reverse();
+    let mut children: Vec<_> = areas
+        .iter()
+        .filter(|a| a.parent_id == Some(area.id))
+        .cloned()
+        .collect();
+    children.sort_by(|a, b| a.code.as_str().cmp(b.code.as_str()));
+    let station = match area.station_id.filter(|s| p.scope.contains(*s)) {
+        Some(s) => app.store.units().await?.into_iter().find(|u| u.id == s),
+        None => None,
+    };
+    let officers = match &station {
+        Some(s) => app.store.officers_of(s.id).await?,
+        None => Vec::new(),
+    };
+    let whose = Whose::AreasOfUnits {
+        areas: sub.units().collect(),
+        units: p.scope.units().collect(),
+    };
+    let recent = OpinionQuery {
+        limit: 20,
+        descending: true,
+        ..Default::default()
+    };
+    let (opinions, opinions_total) = app.store.opinion_list(&whose, &recent).await?;
+    let (_, overdue) = app
+        .store
+        .opinion_list(
+            &whose,
+            &OpinionQuery {
+                limit: 1,
+                overdue_at: Some(now),
+                ..Default::default()
+            },
+        )
+        .await?;
+    let open = opinions_open(app, &whose).await?;
+    Ok(AreaView {
+        area,
+        ancestors,
+        children,
+        station,
+        officers,
+        opinions,
+        opinions_total,
+        open,
+        overdue,
+    })
+}
+
+async fn opinions_open(app: &App, whose: &minyi_store::lists::Whose) -> Result<i64> {
+    use minyi_core::opinion::OpinionState;
+    let mut open = 0;
+    for s in OpinionState::ALL.iter().filter(|s| s.is_open()) {
+        let (_, n) = app
+            .store
+            .opinion_list(
+                whose,
+                &minyi_store::lists::OpinionQuery {
+                    state: Some(*s),
+                    limit: 1,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        open += n;
+    }
+    Ok(open)
+}
+
+pub struct OfficerView {
+    pub officer: OfficerRow,
+    pub unit: UnitRow,
+    pub colleagues: Vec<OfficerRow>,
+    pub areas: Vec<minyi_store::AreaRow>,
+}
+
+/// An officer's page: visible when the officer's unit is in scope.
+pub async fn officer(app: &App, p: &Principal, id: &str) -> Result<OfficerView> {
+    p.require(Permission::ViewOpinions)?;
+    let id: i64 = id.trim().parse().map_err(|_| AppError::NotFound)?;
+    let officer = app.store.officer(id).await?.ok_or(AppError::NotFound)?;
+    if !p.scope.contains(officer.unit_id) {
+        return Err(AppError::NotFound);
+    }
+    let unit = app
+        .store
+        .units()
+        .await?
+        .into_iter()
+        .find(|u| u.id == officer.unit_id)
+        .ok_or(AppError::NotFound)?;
+    let colleagues = app
+        .store
+        .officers_of(unit.id)
+        .await?
+        .into_iter()
+        .filter(|o| o.id != officer.id)
+        .collect();
+    let mut areas: Vec<_> = app
+        .store
+        .areas()
+        .await?
+        .into_iter()
+        .filter(|a| a.station_id == Some(unit.id))
+        .collect();
+    areas.sort_by(|a, b| a.code.as_str().cmp(b.code.as_str()));
+    Ok(OfficerView {
+        officer,
+        unit,
+        colleagues,
+        areas,
+    })
 }

@@ -17,6 +17,8 @@ use crate::{Store, ms};
 pub enum Whose {
     Units(Vec<i64>),
     Department(i64),
+    /// Matters in these areas, handled by these units (an area page within a scope).
+    AreasOfUnits { areas: Vec<i64>, units: Vec<i64> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -125,6 +127,21 @@ impl Store {
             Whose::Department(d) => {
                 let m = mark(&mut params, Param::I64(*d));
                 clauses.push(format!("department_id = {m}"));
+            }
+            Whose::AreasOfUnits { areas, units } => {
+                if areas.is_empty() || units.is_empty() {
+                    return Ok((Vec::new(), 0));
+                }
+                for (col, ids) in [("area_id", areas), ("unit_id", units)] {
+                    let mut ids = ids.clone();
+                    ids.sort_unstable();
+                    ids.dedup();
+                    let marks: Vec<String> = ids
+                        .iter()
+                        .map(|id| mark(&mut params, Param::I64(*id)))
+                        .collect();
+                    clauses.push(format!("{col} IN ({})", marks.join(", ")));
+                }
             }
         }
         if let Some(s) = q.state {

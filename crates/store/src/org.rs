@@ -312,6 +312,26 @@ impl Store {
     }
 
     /// Officers of a unit, chief first.
+    pub async fn officer(&self, id: i64) -> Result<Option<OfficerRow>> {
+        let row = sqlx::query(
+            "SELECT id, unit_id, name, role, duty_phone, synthetic FROM officers WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(OfficerRow {
+                id: r.try_get("id")?,
+                unit_id: r.try_get("unit_id")?,
+                name: r.try_get("name")?,
+                role: OfficerRole::parse(&r.try_get::<String, _>("role")?)?,
+                duty_phone: r.try_get("duty_phone")?,
+                synthetic: r.try_get::<i64, _>("synthetic")? != 0,
+            })
+        })
+        .transpose()
+    }
+
     pub async fn officers_of(&self, unit_id: i64) -> Result<Vec<OfficerRow>> {
         let rows = sqlx::query(
             "SELECT id, unit_id, name, role, duty_phone, synthetic FROM officers WHERE unit_id = $1 ORDER BY id",

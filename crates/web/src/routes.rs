@@ -39,6 +39,8 @@ pub enum Target {
     Opinion,
     Account,
     ApiKey,
+    Area,
+    Officer,
 }
 
 #[derive(Debug, Clone)]
@@ -146,6 +148,20 @@ pub fn table() -> Vec<(Route, MethodRouter<AppState>)> {
             Perm(P::ViewOpinions),
             T::Unit,
             get(pages::lists::unit_opinions),
+        ),
+        r(
+            M::GET,
+            "/areas/{code}",
+            Perm(P::ViewOpinions),
+            T::Area,
+            get(pages::places::area),
+        ),
+        r(
+            M::GET,
+            "/officers/{id}",
+            Perm(P::ViewOpinions),
+            T::Officer,
+            get(pages::places::officer),
         ),
         r(
             M::GET,

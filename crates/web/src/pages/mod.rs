@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod lists;
+pub mod places;
 pub mod public;
 pub mod staff;
 

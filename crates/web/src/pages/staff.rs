@@ -168,13 +168,28 @@ async fn render_unit(app: &App, ctx: &Ctx, code: &str) -> Response {
         body.push_str(&format!("<h3>{}</h3><ul>", esc(t(lang, "unit_officers"))));
         for o in &v.officers {
             body.push_str(&format!(
-                "<li>{} · {}{}</li>",
+                "<li><a href=\"/officers/{}\">{}</a> · {}{}</li>",
+                o.id,
                 esc(&o.name),
-                esc(o.role.label_zh()),
+                esc(t(lang, &format!("officer_role.{}", o.role.code()))),
                 o.duty_phone
                     .as_deref()
                     .map(|d| format!(" · {} {}", esc(t(lang, "duty_phone")), esc(d)))
                     .unwrap_or_default()
+            ));
+        }
+        body.push_str("</ul>");
+    }
+    if !v.areas.is_empty() {
+        body.push_str(&format!(
+            "<h3>{}</h3><ul class=\"columns\">",
+            esc(t(lang, "officer_areas"))
+        ));
+        for a in &v.areas {
+            body.push_str(&format!(
+                "<li><a href=\"/areas/{}\">{}</a></li>",
+                esc(a.code.as_str()),
+                esc(&a.name)
             ));
         }
         body.push_str("</ul>");

@@ -80,9 +80,66 @@ async fn fixture(app: &App) -> Fixture {
                 centre: None,
                 synthetic: false,
             },
+            NewArea {
+                code: code("A-MA-V2"),
+                kind: AreaKind::Township,
+                name: "乙镇".into(),
+                parent: Some(code("A-MA")),
+                station: Some(code("MA-C2-S1")),
+                population: 1000,
+                centre: None,
+                synthetic: false,
+            },
+            NewArea {
+                code: code("A-MB"),
+                kind: AreaKind::County,
+                name: "丙县".into(),
+                parent: None,
+                station: None,
+                population: 1000,
+                centre: None,
+                synthetic: false,
+            },
+            NewArea {
+                code: code("A-MB-V1"),
+                kind: AreaKind::Township,
+                name: "丙镇".into(),
+                parent: Some(code("A-MB")),
+                station: Some(code("MB-C1-S1")),
+                population: 1000,
+                centre: None,
+                synthetic: false,
+            },
         ])
         .await
         .unwrap();
+    let officer = |unit: &str, name: &str| minyi_core::org::NewOfficer {
+        unit: code(unit),
+        name: name.into(),
+        role: minyi_core::org::OfficerRole::CommunityOfficer,
+        duty_phone: Some(PhoneNumber::parse("0875-2123456").unwrap()),
+        synthetic: false,
+    };
+    app.store
+        .insert_officers(&[
+            officer("MA-C1-S1", "甲警"),
+            officer("MA-C2-S1", "乙警"),
+            officer("MB-C1-S1", "丙警"),
+            officer("MA-D1", "丁联络"),
+        ])
+        .await
+        .unwrap();
+    let mut officers = HashMap::new();
+    for (unit_code, key) in [
+        ("MA-C1-S1", "of_a1"),
+        ("MA-C2-S1", "of_a2"),
+        ("MB-C1-S1", "of_b1"),
+        ("MA-D1", "of_da"),
+    ] {
+        let u = app.store.unit_by_code(unit_code).await.unwrap().unwrap();
+        let o = app.store.officers_of(u.id).await.unwrap();
+        officers.insert(key, o[0].id.to_string());
+    }
     let id = |c: &str| {
         let c = c.to_owned();
         let store = app.store.clone();
@@ -171,6 +228,7 @@ async fn fixture(app: &App) -> Fixture {
             .unwrap();
     Fixture {
         opinions,
+        officers,
         open311,
         kiosk,
     }
@@ -178,6 +236,7 @@ async fn fixture(app: &App) -> Fixture {
 
 struct Fixture {
     opinions: HashMap<&'static str, String>,
+    officers: HashMap<&'static str, String>,
     open311: String,
     kiosk: String,
 }
@@ -219,6 +278,24 @@ impl Who {
         }
     }
 
+    /// Areas: a liaison has none (it sees matters by department), so both are foreign.
+    fn areas(self) -> (&'static str, &'static str) {
+        match self {
+            Who::Staff(Role::CountyAnalyst) | Who::Staff(Role::StationStaff) => {
+                ("A-MA-V1", "A-MA-V2")
+            }
+            _ => ("A-MA-V1", "A-MB-V1"),
+        }
+    }
+
+    fn officers(self) -> (&'static str, &'static str) {
+        match self {
+            Who::Staff(Role::CountyAnalyst) | Who::Staff(Role::StationStaff) => ("of_a1", "of_a2"),
+            Who::Staff(Role::DepartmentLiaison) => ("of_da", "of_a1"),
+            _ => ("of_a1", "of_b1"),
+        }
+    }
+
     fn opinions(self) -> (&'static str, &'static str) {
         match self {
             Who::Staff(Role::CountyAnalyst)
@@ -257,6 +334,9 @@ fn oracle(route: &Route, who: Who, foreign: bool) -> Expect {
                 Expect::Forbidden
             } else if foreign && route.target != Target::None {
                 Expect::NotFound
+            } else if route.target == Target::Area && role == Role::DepartmentLiaison {
+                // Liaisons see matters routed to their department, not places.
+                Expect::NotFound
             } else {
                 Expect::Allowed
             }
@@ -288,6 +368,14 @@ async fn request(
         Target::None => String::new(),
         Target::Unit => (if case.foreign { foreign_unit } else { own_unit }).to_owned(),
         Target::Opinion => fx.opinions[if case.foreign { foreign_op } else { own_op }].clone(),
+        Target::Area => {
+            let (own, foreign) = who.areas();
+            (if case.foreign { foreign } else { own }).to_owned()
+        }
+        Target::Officer => {
+            let (own, foreign) = who.officers();
+            fx.officers[if case.foreign { foreign } else { own }].clone()
+        }
         Target::Account => {
             // A fresh victim each time, so disabling one does not change the next case.
             let name = format!("victim{n}");

@@ -17,8 +17,15 @@ async fn list_story(db: TestDb) {
 
     let r = c.get("/units/BS/opinions").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert!(r.body.contains("共 400 件"), "all 400 demo opinions are listed");
-    assert_eq!(r.body.matches("href=\"/opinions/").count(), 50, "one page of 50");
+    assert!(
+        r.body.contains("共 400 件"),
+        "all 400 demo opinions are listed"
+    );
+    assert_eq!(
+        r.body.matches("href=\"/opinions/").count(),
+        50,
+        "one page of 50"
+    );
     assert!(r.body.contains("第 1 页，共 8 页"));
 
     // Filters narrow the total; the rows all carry the filtered state.
@@ -41,7 +48,12 @@ async fn list_story(db: TestDb) {
     // CSV: a BOM, a header row in the user's language, every filtered row.
     let r = c.get("/units/BS/opinions?state=closed&format=csv").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    assert!(
+        r.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
     assert!(r.body.starts_with('\u{feff}'));
     assert!(r.body.lines().next().unwrap().contains("查询码"));
     let mut rd = csv::Reader::from_reader(r.body.trim_start_matches('\u{feff}').as_bytes());
@@ -49,12 +61,36 @@ async fn list_story(db: TestDb) {
 
     // Broken links get pages in the user's language, never a trace.
     for (uri, status, text) in [
-        ("/units/BS/opinions?state=nonsense", StatusCode::BAD_REQUEST, "unknown"),
-        ("/units/BS/opinions?page=999999", StatusCode::BAD_REQUEST, "没有第 999999 页"),
-        ("/units/BS/opinions?page=99999999999999999999", StatusCode::BAD_REQUEST, "page"),
-        ("/units/BS/opinions?sort=password", StatusCode::BAD_REQUEST, "sort"),
-        ("/units/BS/opinions?state=%ZZ", StatusCode::BAD_REQUEST, "unknown"),
-        ("/units/BS/opinions?state=a&state=b", StatusCode::BAD_REQUEST, "链接有误"),
+        (
+            "/units/BS/opinions?state=nonsense",
+            StatusCode::BAD_REQUEST,
+            "unknown",
+        ),
+        (
+            "/units/BS/opinions?page=999999",
+            StatusCode::BAD_REQUEST,
+            "没有第 999999 页",
+        ),
+        (
+            "/units/BS/opinions?page=99999999999999999999",
+            StatusCode::BAD_REQUEST,
+            "page",
+        ),
+        (
+            "/units/BS/opinions?sort=password",
+            StatusCode::BAD_REQUEST,
+            "sort",
+        ),
+        (
+            "/units/BS/opinions?state=%ZZ",
+            StatusCode::BAD_REQUEST,
+            "unknown",
+        ),
+        (
+            "/units/BS/opinions?state=a&state=b",
+            StatusCode::BAD_REQUEST,
+            "链接有误",
+        ),
         ("/units/NOPE/opinions", StatusCode::NOT_FOUND, "页面不存在"),
         ("/opinions/not-a-code", StatusCode::NOT_FOUND, "页面不存在"),
         ("/track?code=a&code=b", StatusCode::BAD_REQUEST, "链接有误"),
@@ -78,4 +114,64 @@ async fn opinion_list_postgres() {
         return;
     };
     list_story(db).await;
+}
+
+/// Unit → area → officer pages link up, show who is responsible, and stay in scope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn area_and_officer_pages() {
+    let db = TestDb::sqlite();
+    let app = app_with_demo(&db).await;
+    let accounts = minyi_app::demo::create_accounts(&app, chrono::Utc::now())
+        .await
+        .unwrap();
+    let station = accounts
+        .iter()
+        .find(|a| a.username == "demo_station")
+        .unwrap();
+    let mut c = Client::new(minyi_web::router(app.clone()));
+    c.sign_in(&station.username, &station.password).await;
+    let unit = c.get("/unit").await;
+    assert_eq!(unit.status, StatusCode::OK);
+    let first_link = |body: &str, prefix: &str| {
+        let i = body
+            .find(prefix)
+            .unwrap_or_else(|| panic!("no {prefix} link in {body}"))
+            + prefix.len();
+        body[i..i + body[i..].find('"').unwrap()].to_owned()
+    };
+    let area = first_link(&unit.body, "href=\"/areas/");
+    let officer = first_link(&unit.body, "href=\"/officers/");
+    let r = c.get(&format!("/areas/{area}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains(&station.unit_name),
+        "the responsible station is named"
+    );
+    assert!(r.body.contains("常住人口"));
+    let r = c.get(&format!("/officers/{officer}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("值班电话") || r.body.contains("责任辖区"));
+    // Another county's area and officer are not there for a station account.
+    let other_area = app
+        .store
+        .areas()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| {
+            a.code.as_str().starts_with("A-")
+                && !a.code.as_str().starts_with(&area[..4])
+                && a.station_id.is_some()
+        })
+        .unwrap();
+    assert_eq!(
+        c.get(&format!("/areas/{}", other_area.code)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        c.get("/officers/999999").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(c.get("/officers/abc").await.status, StatusCode::NOT_FOUND);
+    db.drop_db().await;
 }
