@@ -47,7 +47,14 @@ struct Parsed {
     channel: String,
     overdue: bool,
     page: i64,
-    csv: bool,
+    export: Export,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Export {
+    None,
+    Csv,
+    Xlsx,
 }
 
 fn parse(lq: &ListQuery, now: chrono::DateTime<chrono::Utc>) -> Result<Parsed, String> {
@@ -83,11 +90,13 @@ fn parse(lq: &ListQuery, now: chrono::DateTime<chrono::Utc>) -> Result<Parsed, S
             .filter(|p| (1..=1_000_000).contains(p))
             .ok_or_else(|| format!("page `{p}` is not a page number"))?,
     };
-    let csv = match lq.format.as_str() {
-        "" | "html" => false,
-        "csv" => true,
-        other => return Err(format!("format `{other}` is not html or csv")),
+    let export = match lq.format.as_str() {
+        "" | "html" => Export::None,
+        "csv" => Export::Csv,
+        "xlsx" => Export::Xlsx,
+        other => return Err(format!("format `{other}` is not html, csv or xlsx")),
     };
+    let csv = export != Export::None;
     Ok(Parsed {
         q: OpinionQuery {
             state,
@@ -105,7 +114,7 @@ fn parse(lq: &ListQuery, now: chrono::DateTime<chrono::Utc>) -> Result<Parsed, S
         channel: channel.map(|c| c.code().to_owned()).unwrap_or_default(),
         overdue,
         page,
-        csv,
+        export,
     })
 }
 
@@ -173,33 +182,53 @@ pub async fn unit_opinions(
         ("col_state", Some(SortKey::State)),
         ("col_due", Some(SortKey::Due)),
     ];
-    if parsed.csv {
-        let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+    if parsed.export != Export::None {
         let mut head: Vec<&str> = columns.iter().map(|(k, _)| t(lang, k)).collect();
         head.push(t(lang, "col_unit"));
         head.push(t(lang, "opinion_text"));
-        let _ = w.write_record(&head);
-        for o in &rows {
-            let _ = w.write_record([
-                o.tracking_code.as_str().to_owned(),
-                local(o.received_at),
-                t(lang, &format!("channel.{}", o.channel.code())).to_owned(),
-                t(lang, &format!("category.{}", o.category.code())).to_owned(),
-                t(lang, &format!("state.{}", o.state.code())).to_owned(),
-                o.due_at.map(local).unwrap_or_default(),
-                unit_name(o.unit_id),
-                o.text.clone(),
-            ]);
-        }
-        let body = w.into_inner().unwrap_or_default();
+        let records: Vec<[String; 8]> = rows
+            .iter()
+            .map(|o| {
+                [
+                    o.tracking_code.as_str().to_owned(),
+                    local(o.received_at),
+                    t(lang, &format!("channel.{}", o.channel.code())).to_owned(),
+                    t(lang, &format!("category.{}", o.category.code())).to_owned(),
+                    t(lang, &format!("state.{}", o.state.code())).to_owned(),
+                    o.due_at.map(local).unwrap_or_default(),
+                    unit_name(o.unit_id),
+                    o.text.clone(),
+                ]
+            })
+            .collect();
+        let (body, mime, ext) = if parsed.export == Export::Csv {
+            let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+            let _ = w.write_record(&head);
+            for r in &records {
+                let _ = w.write_record(r);
+            }
+            (
+                w.into_inner().unwrap_or_default(),
+                "text/csv; charset=utf-8",
+                "csv",
+            )
+        } else {
+            match xlsx(&head, &records, t(lang, "list_title")) {
+                Ok(b) => (
+                    b,
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    "xlsx",
+                ),
+                Err(e) => {
+                    return respond::app_error(&ctx, minyi_app::AppError::Refused(e.to_string()));
+                }
+            }
+        };
         let mut resp = (StatusCode::OK, body).into_response();
         let h = resp.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/csv; charset=utf-8"),
-        );
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
         if let Ok(v) = HeaderValue::from_str(&format!(
-            "attachment; filename=\"opinions-{}.csv\"",
+            "attachment; filename=\"opinions-{}.{ext}\"",
             unit.code
         )) {
             h.insert(header::CONTENT_DISPOSITION, v);
@@ -274,7 +303,7 @@ pub async fn unit_opinions(
         esc(t(lang, "list_filter")),
     ));
     body.push_str(&format!(
-        "<p class=\"list-meta\">{} · <a href=\"{}\" download>{}</a></p>",
+        "<p class=\"list-meta\">{} · <a href=\"{}\" download>{}</a> · <a href=\"{}\" download>{}</a></p>",
         esc(&t(lang, "list_total").replace("{n}", &crate::pages::staff::group_digits(total))),
         esc(&link(
             &code,
@@ -285,6 +314,8 @@ pub async fn unit_opinions(
             "csv"
         )),
         esc(t(lang, "list_export_csv")),
+        esc(&link(&code, &parsed, parsed.q.sort, parsed.q.descending, 1, "xlsx")),
+        esc(t(lang, "list_export_xlsx")),
     ));
     if rows.is_empty() {
         body.push_str(&format!("<p>{}</p>", esc(t(lang, "list_empty"))));
@@ -386,4 +417,33 @@ pub async fn unit_opinions(
     let path = format!("/units/{}/opinions", code);
     let title = format!("{} · {}", unit.name, t(lang, "list_title"));
     respond::html(&ctx, StatusCode::OK, &title, &path, &body)
+}
+
+/// The rows as a one-sheet workbook: a bold header row, frozen, columns sized to fit.
+fn xlsx(
+    head: &[&str],
+    rows: &[[String; 8]],
+    sheet: &str,
+) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name(sheet)?;
+    let bold = Format::new().set_bold();
+    for (c, h) in head.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *h, &bold)?;
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            ws.write_string(r as u32 + 1, c as u16, v)?;
+        }
+    }
+    ws.set_freeze_panes(1, 0)?;
+    for (c, w) in [14.0, 18.0, 12.0, 12.0, 10.0, 18.0, 20.0, 60.0]
+        .iter()
+        .enumerate()
+    {
+        ws.set_column_width(c as u16, *w)?;
+    }
+    wb.save_to_buffer()
 }

@@ -59,6 +59,17 @@ async fn list_story(db: TestDb) {
     let mut rd = csv::Reader::from_reader(r.body.trim_start_matches('\u{feff}').as_bytes());
     assert_eq!(rd.records().count() as i64, closed);
 
+    // The same rows as a workbook.
+    let r = c.get("/units/BS/opinions?state=closed&format=xlsx").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .contains("spreadsheetml")
+    );
+    assert!(r.body.starts_with("PK"), "an xlsx file is a zip archive");
+
     // Broken links get pages in the user's language, never a trace.
     for (uri, status, text) in [
         (
