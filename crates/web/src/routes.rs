@@ -127,7 +127,14 @@ pub fn table() -> Vec<(Route, MethodRouter<AppState>)> {
             T::None,
             post(pages::auth::change_password),
         ),
-        r(M::GET, "/", Signed, T::None, get(pages::staff::home)),
+        r(M::GET, "/", Signed, T::None, get(pages::dashboard::home)),
+        r(
+            M::GET,
+            "/dashboard/{code}",
+            Perm(P::ViewOpinions),
+            T::Unit,
+            get(pages::dashboard::dashboard),
+        ),
         r(
             M::GET,
             "/unit",

@@ -1,6 +1,7 @@
 //! The `minyi` binary as an operator uses it: demo, units list, serve, and the clear
 //! one-line errors for bad input; `stats` and `text` cover those subcommands.
 
+mod import;
 mod security;
 mod stats;
 mod text;
@@ -175,7 +176,20 @@ fn serve_and_probe(args: &[&str]) -> Probe {
         );
         assert_eq!(status, 303, "{resp}");
         let session = set_cookie(&resp, "minyi_session").expect("session cookie");
-        let (status, body) = http(&addr, "GET", "/", &format!("minyi_session={session}"), "");
+        let cookie = format!("minyi_session={session}");
+        // Home sends each account to its own unit's dashboard.
+        let (status, resp) = http(&addr, "GET", "/", &cookie, "");
+        assert_eq!(status, 303, "{resp}");
+        let location = resp
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("location: ")
+                    .or_else(|| l.strip_prefix("Location: "))
+            })
+            .expect("a redirect has a location")
+            .trim()
+            .to_owned();
+        let (status, body) = http(&addr, "GET", &location, &cookie, "");
         (
             status,
             body.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned(),

@@ -5,7 +5,6 @@ use axum::extract::{Extension, Form, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use minyi_app::App;
-use minyi_core::access::Permission;
 
 use crate::guard::Ctx;
 use crate::html::esc;
@@ -25,96 +24,6 @@ pub fn group_digits(n: i64) -> String {
         out.push(ch);
     }
     out
-}
-
-pub async fn home(State(app): State<App>, Extension(ctx): Extension<Ctx>) -> Response {
-    let lang = ctx.lang;
-    let p = match ctx.principal() {
-        Ok(p) => p.clone(),
-        Err(r) => return r,
-    };
-    let synthetic =
-        matches!(app.store.meta_get("synthetic_demo").await, Ok(Some(ref v)) if v == "true");
-    let mut body = format!("<h2>{}</h2>\n", esc(t(lang, "home_title")));
-    if !p.may(Permission::ViewOpinions) {
-        body.push_str(&format!(
-            "<p>{}</p>",
-            esc(&t(lang, "home_no_opinions")
-                .replace("{role}", t(lang, &format!("role.{}", p.role.code()))))
-        ));
-        return respond::html_demo(&ctx, synthetic, t(lang, "home_title"), "/", &body);
-    }
-    let now = chrono::Utc::now();
-    let overview = match minyi_app::scoped::overview_for(&app, &p, now, 2).await {
-        Ok(o) => o,
-        Err(e) => return respond::app_error(&ctx, e),
-    };
-    body.push_str(&format!(
-        "<section aria-labelledby=\"counts\"><h3 id=\"counts\">{}</h3><ul class=\"cards\">",
-        esc(t(lang, "counts_title"))
-    ));
-    let c = &overview.counts;
-    let mut cards: Vec<(&str, i64)> = Vec::new();
-    if let Some(root) = overview.tree.first() {
-        cards.push(("count_opinions", root.opinions));
-        cards.push(("count_open", root.open));
-        cards.push(("col_overdue", root.overdue));
-    }
-    if p.scope_is_city {
-        cards.extend([
-            ("count_events", c.events),
-            ("count_ratings", c.ratings),
-            ("count_incidents", c.incidents),
-            ("count_non_police", c.non_police_incidents),
-            ("count_cases", c.cases),
-            ("count_permits", c.permits),
-            ("count_units", c.units),
-            ("count_areas", c.areas),
-            ("count_officers", c.officers),
-        ]);
-    }
-    for (key, n) in cards {
-        body.push_str(&format!(
-            "<li><span class=\"n\" data-count=\"{key}\">{}</span><span class=\"l\">{}</span></li>",
-            group_digits(n),
-            esc(t(lang, key))
-        ));
-    }
-    body.push_str("</ul></section>\n");
-    if overview.tree.is_empty() {
-        body.push_str(&format!("<p>{}</p>", esc(t(lang, "empty_store"))));
-    } else {
-        body.push_str(&format!(
-            "<section aria-labelledby=\"tree\"><h3 id=\"tree\">{}</h3><table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
-             <th scope=\"col\" class=\"num\">{}</th><th scope=\"col\" class=\"num\">{}</th><th scope=\"col\" class=\"num\">{}</th></tr></thead><tbody>",
-            esc(t(lang, "tree_title")),
-            esc(t(lang, "col_unit")),
-            esc(t(lang, "col_kind")),
-            esc(t(lang, "col_opinions")),
-            esc(t(lang, "col_open")),
-            esc(t(lang, "col_overdue")),
-        ));
-        for n in &overview.tree {
-            let overdue_class = if n.overdue > 0 { " overdue" } else { "" };
-            body.push_str(&format!(
-                "<tr class=\"d{}\" data-unit=\"{code}\"><td><a href=\"/units/{code}\">{}</a></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num{overdue_class}\">{}</td></tr>",
-                n.depth.min(3),
-                esc(&n.unit.name),
-                esc(t(lang, &format!("unit_kind.{}", n.unit.kind.code()))),
-                group_digits(n.opinions),
-                group_digits(n.open),
-                group_digits(n.overdue),
-                code = esc(n.unit.code.as_str()),
-            ));
-        }
-        body.push_str("</tbody></table></section>");
-    }
-    body.push_str(&format!(
-        "<p><small>{} {}</small></p>",
-        esc(t(lang, "generated_at")),
-        local(overview.generated_at)
-    ));
-    respond::html_demo(&ctx, overview.synthetic, t(lang, "home_title"), "/", &body)
 }
 
 pub async fn own_unit(State(app): State<App>, Extension(ctx): Extension<Ctx>) -> Response {

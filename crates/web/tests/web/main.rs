@@ -208,9 +208,14 @@ async fn http_story(db: TestDb) {
     assert_eq!(r.location(), Some("/login?next=/"));
     c.sign_in(&city.username, &city.password).await;
 
-    // zh-CN by default: the unit tree with live counts and the synthetic banner.
+    // Home is the dashboard of the account's own unit.
     let r = c.get("/").await;
-    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), Some("/dashboard/BS"));
+
+    // zh-CN by default: headline figures, charts, the counties below, the synthetic banner.
+    let r = c.get("/dashboard/BS").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(
         r.headers[header::CONTENT_TYPE]
             .to_str()
@@ -220,30 +225,28 @@ async fn http_story(db: TestDb) {
     let body = &r.body;
     assert!(body.contains("<html lang=\"zh-CN\">"), "{body}");
     assert!(body.contains("民意引领警务平台") && body.contains("演示数据"));
-    assert!(body.contains("data-unit=\"BS\"") && body.contains("保山市公安局"));
-    assert!(body.contains("施甸县公安局") && body.contains("派出所"));
+    assert!(body.contains("保山市公安局") && body.contains("民意工作看板"));
+    assert!(body.contains("data-unit=\"BS-SD\"") && body.contains("施甸县公安局"));
+    assert!(body.contains("data-figure=\"dash_received\""), "{body}");
     assert!(
-        body.contains("<span class=\"n\" data-count=\"count_opinions\">400</span>"),
-        "{body}"
+        body.matches("<svg").count() >= 4,
+        "charts are drawn on the server"
     );
-    assert!(
-        !body.contains("data-unit=\"BS-LY-S01-WH\""),
-        "windows are below the depth shown"
-    );
+    assert!(!body.contains("<script"), "no script needed");
 
     // English on request, remembered in a cookie; then the cookie alone keeps it.
-    let r = c.get("/?lang=en").await;
+    let r = c.get("/dashboard/BS?lang=en").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(
         r.body.contains("<html lang=\"en\">")
-            && r.body.contains("Police station")
+            && r.body.contains("Dashboard")
             && r.body.contains("Demo data")
     );
     assert!(c.cookies.get("lang").is_some_and(|v| v == "en"));
-    assert!(c.get("/").await.body.contains("Units and their opinions"));
+    assert!(c.get("/dashboard/BS").await.body.contains("Units below"));
     c.cookies.remove("lang");
     // An English browser still gets Chinese until English is chosen.
-    let mut req = Request::get("/").body(Body::empty()).unwrap();
+    let mut req = Request::get("/dashboard/BS").body(Body::empty()).unwrap();
     req.headers_mut()
         .insert(header::ACCEPT_LANGUAGE, "en-GB,en;q=0.9".parse().unwrap());
     assert!(c.send(req).await.body.contains("<html lang=\"zh-CN\">"));
@@ -341,12 +344,16 @@ async fn first_administrator_on_an_empty_store_sees_what_to_do() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = c.get("/").await;
-    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.location(), Some("/dashboard/bureau"));
+    let r = c.get("/dashboard/bureau").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // An empty store: the dashboard says there is nothing yet, and it is not a demo.
     assert!(
         r.body.contains("市公安局") && !r.body.contains("演示数据："),
         "{}",
         r.body
     );
+    assert!(r.body.contains("统计期内没有数据"), "{}", r.body);
     db.drop_db().await;
 }
 
