@@ -189,3 +189,59 @@ impl Store {
         Ok((rows, total))
     }
 }
+
+/// Opinions per area, for maps: received since a time, open and overdue now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AreaCounts {
+    pub area_id: i64,
+    pub received: i64,
+    pub open: i64,
+    pub overdue: i64,
+}
+
+impl Store {
+    /// Per area (by `area_id`), the opinions handled by `units`: received since `since`,
+    /// open and overdue at `now`.
+    pub async fn opinion_counts_by_area(
+        &self,
+        units: &[i64],
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AreaCounts>> {
+        if units.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut ids = units.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut params = vec![Param::I64(ms(since)), Param::I64(ms(now))];
+        let marks: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                params.push(Param::I64(*id));
+                format!("${}", params.len())
+            })
+            .collect();
+        let sql = format!(
+            "SELECT area_id, \
+               SUM(CASE WHEN received_at >= $1 THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN closed_at IS NULL THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN closed_at IS NULL AND due_at < $2 THEN 1 ELSE 0 END) \
+             FROM opinions WHERE area_id IS NOT NULL AND unit_id IN ({}) GROUP BY area_id",
+            marks.join(", ")
+        );
+        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), bind(&params)?)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AreaCounts {
+                    area_id: r.try_get(0)?,
+                    received: r.try_get(1)?,
+                    open: r.try_get(2)?,
+                    overdue: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -158,6 +158,13 @@ pub fn table() -> Vec<(Route, MethodRouter<AppState>)> {
         ),
         r(
             M::GET,
+            "/map/{code}",
+            Perm(P::ViewOpinions),
+            T::Unit,
+            get(pages::map::map),
+        ),
+        r(
+            M::GET,
             "/areas/{code}",
             Perm(P::ViewOpinions),
             T::Area,

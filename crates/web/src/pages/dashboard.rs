@@ -414,8 +414,9 @@ fn render(lang: Lang, d: &Dashboard) -> String {
         b.push_str("</tbody></table></section>");
     }
     b.push_str(&format!(
-        "<p class=\"links\"><a href=\"{list}\">{}</a> · <a href=\"/units/{code}\">{}</a></p>",
+        "<p class=\"links\"><a href=\"{list}\">{}</a> · <a href=\"/map/{code}\">{}</a> · <a href=\"/units/{code}\">{}</a></p>",
         esc(t(lang, "unit_all_opinions")),
+        esc(t(lang, "dash_map")),
         esc(t(lang, "dash_unit_page"))
     ));
     b

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod dashboard;
 pub mod lists;
+pub mod map;
 pub mod places;
 pub mod public;
 pub mod staff;
