@@ -201,7 +201,7 @@ async function pageChecks(page, { lang = 'zh-CN', signedIn = true, errorSummaryO
   if (known && raw.length) notes.push(`${where}: ${known.why} (known: ${raw.slice(0, 8).join(', ')})`);
   else check(raw.length === 0, `${where}: untranslated catalogue keys shown as text: ${raw.slice(0, 8).join(', ')}`);
   const wide = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  if (wide > 1) notes.push(`${where}: page is ${wide}px wider than the ${lang} viewport (horizontal scroll)`);
+  if (wide > 1) notes.push(`${where}: the page is ${wide}px wider than the ${await page.evaluate(() => window.innerWidth)}px window (horizontal scroll)`);
   if (lang === 'zh-CN') {
     // Text in the page's own language should be Chinese somewhere in <main>.
     const main = await page.locator('main').innerText();
@@ -448,6 +448,27 @@ async function keyboardSignIn() {
   }
 }
 
+/// A phone-sized screen: the pages a city analyst uses most, screenshotted; a page wider
+/// than the screen is noted (a layout report, not a failure: tables may scroll).
+async function narrowScreen() {
+  const a = account('city_analyst');
+  const s = await newSession('narrow');
+  try {
+    await s.page.setViewportSize({ width: 390, height: 844 });
+    await signIn(s, a);
+    for (const [name, path] of [['home', '/'], ['unit', '/unit'], ['opinions', `/units/${encodeURIComponent(a.unit_code)}/opinions`]]) {
+      const resp = await goto(s, path);
+      check(resp.status() === 200, `narrow ${path} answered ${resp.status()}`);
+      await pageChecks(s.page, { where: `narrow ${path}` });
+      await shot(s.page, `narrow-city_analyst-${name}`);
+    }
+    noErrors(s);
+    await signOut(s);
+  } finally {
+    await s.context.close();
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 
 mkdirSync(SHOTS, { recursive: true });
@@ -463,6 +484,7 @@ try {
   for (const role of ROLES) await step(`${role}: sign in, walk pages, English, sign out`, () => roleWalk(role));
   await step('resident: report with a phone, track it; staff see it masked, reveal it', residentToReveal);
   await step('sign-in form with the keyboard only', keyboardSignIn);
+  await step('a phone-sized screen', narrowScreen);
 } finally {
   await browser.close();
 }
