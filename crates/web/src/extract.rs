@@ -34,6 +34,7 @@ where
                         machine: None,
                         csrf: String::new(),
                         secure_cookies: false,
+                        synthetic: false,
                     }
                 });
                 Err(respond::status_page(

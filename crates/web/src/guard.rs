@@ -39,6 +39,8 @@ pub struct Ctx {
     /// The CSRF token forms on this page must carry.
     pub csrf: String,
     pub secure_cookies: bool,
+    /// The store holds the synthetic demo: every page says so.
+    pub synthetic: bool,
 }
 
 // A refusal is a whole response by design: handlers return it as it is, and it is built
@@ -140,6 +142,7 @@ pub async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Resp
         machine: None,
         csrf: String::new(),
         secure_cookies,
+        synthetic: synthetic(&st).await,
     };
     let Some(rule) = st.rules.get(&(method.clone(), matched.clone())).cloned() else {
         tracing::error!(route = %matched, method = %method, "route has no access rule; refused");
@@ -312,6 +315,23 @@ pub async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Resp
         }
     }
     resp
+}
+
+async fn synthetic(st: &AppState) -> bool {
+    use std::sync::atomic::Ordering;
+    match st.synthetic.load(Ordering::Relaxed) {
+        1 => false,
+        2 => true,
+        _ => match st.app.store.meta_get("synthetic_demo").await {
+            Ok(v) => {
+                let yes = v.as_deref() == Some("true");
+                st.synthetic
+                    .store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+                yes
+            }
+            Err(_) => false,
+        },
+    }
 }
 
 fn purpose_code(p: KeyPurpose) -> &'static str {

@@ -34,7 +34,7 @@ pub fn page(lang: Lang, title: &str, synthetic: bool, path: &str, body: &str) ->
     format!(
         "<!doctype html>\n<html lang=\"{lang_tag}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{title} · {app}</title>\n<link rel=\"stylesheet\" href=\"/assets/minyi.css\">\n</head>\n<body>\n\
+         <title>{title} · {app}</title>\n<link rel=\"stylesheet\" href=\"/assets/minyi.css\">\n<link rel=\"icon\" href=\"/assets/icon.svg\" type=\"image/svg+xml\">\n</head>\n<body>\n\
          <header><div><h1><a href=\"/\">{app}</a></h1><span class=\"tagline\">{tagline}</span></div>\
          <a href=\"{path}?lang={other_tag}\" lang=\"{other_tag}\">{switch}</a></header>\n\
          <main>\n{banner}{body}\n</main>\n<footer>{footer}</footer>\n</body>\n</html>\n",

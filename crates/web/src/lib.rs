@@ -34,6 +34,9 @@ pub struct AppState {
     pub app: App,
     pub limits: protect::RateLimits,
     pub rules: guard::Rules,
+    /// Whether the store holds the synthetic demo: 0 not yet known, 1 no, 2 yes. The demo
+    /// is only ever loaded before serving starts, so the first answer holds.
+    pub synthetic: std::sync::Arc<std::sync::atomic::AtomicU8>,
 }
 
 impl FromRef<AppState> for App {
@@ -56,7 +59,12 @@ pub fn router_with(
     table: Vec<(routes::Route, axum::routing::MethodRouter<AppState>)>,
 ) -> Router {
     let rules = guard::rules(&table.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>());
-    let state = AppState { app, limits, rules };
+    let state = AppState {
+        app,
+        limits,
+        rules,
+        synthetic: Default::default(),
+    };
     let mut router: Router<AppState> = Router::new();
     for (route, handler) in table {
         router = router.route(route.path, handler);

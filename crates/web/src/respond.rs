@@ -61,7 +61,7 @@ pub fn nav(ctx: &Ctx) -> String {
 /// A page in the frame. `path` is where the language switch points back to.
 pub fn html(ctx: &Ctx, status: StatusCode, title: &str, path: &str, body: &str) -> Response {
     let full = format!("{}{}", nav(ctx), body);
-    let doc = page(ctx.lang, title, false, path, &full);
+    let doc = page(ctx.lang, title, ctx.synthetic, path, &full);
     let mut resp = (status, Html(doc)).into_response();
     if ctx.lang_chosen
         && let Ok(v) = HeaderValue::from_str(&format!(
@@ -77,7 +77,7 @@ pub fn html(ctx: &Ctx, status: StatusCode, title: &str, path: &str, body: &str) 
 /// Like [`html`], with the synthetic-data banner when the store holds the demo city.
 pub fn html_demo(ctx: &Ctx, synthetic: bool, title: &str, path: &str, body: &str) -> Response {
     let full = format!("{}{}", nav(ctx), body);
-    let doc = page(ctx.lang, title, synthetic, path, &full);
+    let doc = page(ctx.lang, title, synthetic || ctx.synthetic, path, &full);
     let mut resp = (StatusCode::OK, Html(doc)).into_response();
     if ctx.lang_chosen
         && let Ok(v) = HeaderValue::from_str(&format!(

@@ -97,6 +97,13 @@ pub fn table() -> Vec<(Route, MethodRouter<AppState>)> {
         ),
         r(
             M::GET,
+            "/assets/icon.svg",
+            Public,
+            T::None,
+            get(pages::icon),
+        ),
+        r(
+            M::GET,
             "/login",
             Public,
             T::None,

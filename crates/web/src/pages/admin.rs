@@ -38,7 +38,7 @@ async fn users_page(app: &App, ctx: &Ctx, status: StatusCode, notice: Option<Str
         units
             .iter()
             .find(|u| u.id == id)
-            .map(|u| u.code.to_string())
+            .map(|u| format!("{} ({})", u.name, u.code))
             .unwrap_or_default()
     };
     let mut body = format!("<h2>{}</h2>", esc(t(lang, "users_title")));
@@ -271,7 +271,7 @@ async fn keys_page(app: &App, ctx: &Ctx, status: StatusCode, notice: Option<Stri
         units
             .iter()
             .find(|u| u.id == id)
-            .map(|u| u.code.to_string())
+            .map(|u| format!("{} ({})", u.name, u.code))
             .unwrap_or_default()
     };
     let mut body = format!("<h2>{}</h2>", esc(t(lang, "keys_title")));
@@ -464,7 +464,7 @@ pub async fn audit(State(app): State<App>, Extension(ctx): Extension<Ctx>) -> Re
             r.seq,
             local(r.at),
             esc(&r.actor),
-            esc(&r.action),
+            esc(t(lang, &format!("audit_action.{}", r.action))),
             esc(&r.subject),
             esc(&r.detail)
         ));

@@ -20,6 +20,18 @@ use crate::guard::{Ctx, lang_of};
 use crate::respond;
 
 const CSS: &str = include_str!("../../assets/minyi.css");
+const ICON: &str = include_str!("../../assets/icon.svg");
+
+pub async fn icon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        ICON,
+    )
+        .into_response()
+}
 
 pub async fn healthz() -> &'static str {
     "ok\n"
@@ -56,6 +68,7 @@ pub async fn not_found(req: Request) -> Response {
         machine: None,
         csrf: String::new(),
         secure_cookies: false,
+        synthetic: false,
     };
     respond::status_page(&ctx, StatusCode::NOT_FOUND, "not_found")
 }

@@ -67,15 +67,22 @@ pub async fn area(
     };
     let mut body = String::new();
     if !v.ancestors.is_empty() {
-        body.push_str("<nav class=\"crumbs\" aria-label=\"breadcrumb\">");
-        for a in &v.ancestors {
-            body.push_str(&format!(
-                "<a href=\"/areas/{}\">{}</a> › ",
-                esc(a.code.as_str()),
-                esc(&a.name)
-            ));
-        }
-        body.push_str("</nav>");
+        let crumbs: Vec<String> = v
+            .ancestors
+            .iter()
+            .map(|a| {
+                format!(
+                    "<a href=\"/areas/{}\">{}</a>",
+                    esc(a.code.as_str()),
+                    esc(&a.name)
+                )
+            })
+            .collect();
+        body.push_str(&format!(
+            "<nav class=\"crumbs\" aria-label=\"breadcrumb\">{} › <span aria-current=\"page\">{}</span></nav>",
+            crumbs.join(" › "),
+            esc(&v.area.name)
+        ));
     }
     body.push_str(&format!(
         "<h2>{} <small>{}</small></h2>",

@@ -189,7 +189,14 @@ async fn render_opinion(
         esc(t(lang, "col_due")),
         o.due_at.map(local).unwrap_or_default(),
         esc(t(lang, "col_unit")),
-        v.unit.as_ref().map(|u| esc(&u.name)).unwrap_or_default(),
+        v.unit
+            .as_ref()
+            .map(|u| format!(
+                "<a href=\"/units/{}\">{}</a>",
+                esc(u.code.as_str()),
+                esc(&u.name)
+            ))
+            .unwrap_or_else(|| esc(t(lang, "opinion_unassigned"))),
         esc(t(lang, "opinion_text")),
         esc(&o.text),
     );
@@ -215,8 +222,9 @@ async fn render_opinion(
             body.push_str("</dl>");
             if let Some((field, value)) = &revealed {
                 body.push_str(&format!(
-                    "<p class=\"notice revealed\" role=\"status\">{}: <strong data-revealed=\"{}\">{}</strong></p>",
+                    "<p class=\"notice revealed\" role=\"status\">{}{} <strong data-revealed=\"{}\">{}</strong></p>",
                     esc(t(lang, &format!("contact_{field}"))),
+                    if lang == crate::i18n::Lang::ZhCn { "：" } else { ":" },
                     esc(field),
                     esc(value)
                 ));
@@ -252,7 +260,7 @@ async fn render_opinion(
             body.push_str(&format!(
                 "<li><time>{}</time> {} {}</li>",
                 local(e.at),
-                esc(&e.action),
+                esc(t(lang, &format!("event_action.{}", e.action))),
                 e.to_state
                     .as_deref()
                     .map(|s| esc(t(lang, &format!("state.{s}"))))

@@ -612,6 +612,7 @@ async fn a_route_without_an_access_rule_is_refused() {
         ),
         rules: minyi_web::guard::rules(&minyi_web::routes::routes()),
         app: app.clone(),
+        synthetic: Default::default(),
     };
     let mut c = Client::new(minyi_web::with_layers(rogue, state));
     let r = c.get("/rogue").await;

@@ -143,6 +143,7 @@ async fn area_and_officer_pages() {
     c.sign_in(&station.username, &station.password).await;
     let unit = c.get("/unit").await;
     assert_eq!(unit.status, StatusCode::OK);
+    assert!(unit.body.contains("演示数据："), "every page of a demo store says so");
     let first_link = |body: &str, prefix: &str| {
         let i = body
             .find(prefix)
