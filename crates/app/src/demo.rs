@@ -239,6 +239,18 @@ pub async fn load(
         })
         .collect();
     store.insert_permits(&permits).await?;
+    progress("drawing schematic map cells");
+    let area_ids: HashMap<String, i64> = store
+        .areas()
+        .await?
+        .into_iter()
+        .map(|a| (a.code.to_string(), a.id))
+        .collect();
+    let cells: Vec<(i64, String)> = minyi_demo::cells::schematic_cells(&city)
+        .into_iter()
+        .filter_map(|(code, g)| Some((*area_ids.get(code.as_str())?, g.to_geojson())))
+        .collect();
+    store.set_area_geometry(&cells).await?;
     store.meta_set("synthetic_demo", "true").await?;
     store.meta_set(DEMO_STATE, "complete").await?;
     crate::audit::record(

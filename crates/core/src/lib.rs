@@ -12,6 +12,7 @@ pub mod code;
 pub mod contact;
 pub mod error;
 pub mod event;
+pub mod geo;
 pub mod identity;
 pub mod opinion;
 pub mod org;

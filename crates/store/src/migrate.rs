@@ -28,10 +28,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_security.sql"),
         postgres: include_str!("../migrations/postgres/0002_security.sql"),
     },
+    Migration {
+        version: 3,
+        name: "area_geometry",
+        sqlite: include_str!("../migrations/sqlite/0003_area_geometry.sql"),
+        postgres: include_str!("../migrations/postgres/0003_area_geometry.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 2;
+pub const LATEST: i64 = 3;
 
 const LEDGER: &str = "minyi_migrations";
 
