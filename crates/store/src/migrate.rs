@@ -34,10 +34,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_area_geometry.sql"),
         postgres: include_str!("../migrations/postgres/0003_area_geometry.sql"),
     },
+    Migration {
+        version: 4,
+        name: "dashboard",
+        sqlite: include_str!("../migrations/sqlite/0004_dashboard.sql"),
+        postgres: include_str!("../migrations/postgres/0004_dashboard.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 3;
+pub const LATEST: i64 = 4;
 
 const LEDGER: &str = "minyi_migrations";
 

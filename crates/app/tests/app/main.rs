@@ -4,6 +4,8 @@ use minyi_app::{App, Config};
 use minyi_demo::Volumes;
 use minyi_store::testing::TestDb;
 
+mod dashboard;
+
 fn small() -> Volumes {
     Volumes {
         opinions: 1500,

@@ -1,6 +1,7 @@
 //! The store conformance suite: every story runs on SQLite, and on PostgreSQL whenever
 //! `MINYI_TEST_DATABASE_URL` is set (always in CI), each in a fresh database.
 
+mod dashboard;
 mod geometry;
 mod security;
 mod stories;
