@@ -57,7 +57,8 @@ function busiestDeepest(links) {
 const PAGES = [
   { name: 'home', path: '/', roles: ROLES },
   { name: 'unit', path: '/unit', roles: [...TREE, 'department_liaison'] },
-  { name: 'subunit', follow: [['home'], 'table tr a[href^="/units/"]', busiestDeepest], roles: TREE },
+  { name: 'child', follow: [['home'], 'table tr a[href^="/dashboard/"]', busiestDeepest], roles: TREE },
+  { name: 'subunit', follow: [['child', 'home'], 'p.links a[href^="/units/"]:not([href$="/opinions"])', 'first'], roles: TREE },
   { name: 'opinions', follow: [['subunit', 'unit'], 'a[href^="/units/"][href$="/opinions"]', 'first'], roles: [...TREE, 'department_liaison'] },
   { name: 'area', follow: [['subunit', 'unit'], 'a[href^="/areas/"]', 'first'], roles: TREE },
   { name: 'officer', follow: [['subunit', 'unit', 'area'], 'a[href^="/officers/"]', 'first'], roles: TREE },
@@ -66,8 +67,10 @@ const PAGES = [
   { name: 'keys', path: '/admin/keys', roles: ['admin'] },
   { name: 'audit', path: '/admin/audit', roles: ['admin', 'city_analyst'] },
   { name: 'account', path: '/account', roles: ['admin', 'survey_agency'] },
-  { name: 'dashboard', path: '/dashboard/{unit}', roles: TREE, pending: true },
-  { name: 'map', path: '/map/{unit}', roles: TREE, pending: true },
+  { name: 'dashboard', path: '/dashboard/{unit}', roles: [...TREE, 'department_liaison'] },
+  { name: 'map', path: '/map/{unit}', roles: TREE },
+  { name: 'village-map', path: '/map/{unit}?level=village&metric=rate', roles: TREE },
+  { name: 'list-overdue', path: '/units/{unit}/opinions?overdue=1&sort=due&dir=asc', roles: TREE },
 ];
 
 // Pages a role must not reach, and the status that says so (404 for objects outside the
@@ -85,7 +88,7 @@ const FORBIDDEN = [
 
 // Pages where text that looks like a catalogue key is known and reported rather than
 // failed (path prefix and why). Remove a line once the page translates it.
-const RAW_TEXT_KNOWN = [{ path: '/admin/audit', why: 'the audit log shows action codes (sign_in, account_created) untranslated' }];
+const RAW_TEXT_KNOWN = [{ path: '/admin/audit', why: "audit details are technical key=value records (role=leader unit=BS), shown as stored" }];
 
 // English nav labels, any one of which proves the switch took (from locales/en.toml).
 const EN_NAV = ['Overview', 'My unit', 'Accounts', 'My account', 'Sign out'];

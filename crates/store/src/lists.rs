@@ -18,7 +18,10 @@ pub enum Whose {
     Units(Vec<i64>),
     Department(i64),
     /// Matters in these areas, handled by these units (an area page within a scope).
-    AreasOfUnits { areas: Vec<i64>, units: Vec<i64> },
+    AreasOfUnits {
+        areas: Vec<i64>,
+        units: Vec<i64>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -143,7 +143,10 @@ async fn area_and_officer_pages() {
     c.sign_in(&station.username, &station.password).await;
     let unit = c.get("/unit").await;
     assert_eq!(unit.status, StatusCode::OK);
-    assert!(unit.body.contains("演示数据："), "every page of a demo store says so");
+    assert!(
+        unit.body.contains("演示数据："),
+        "every page of a demo store says so"
+    );
     let first_link = |body: &str, prefix: &str| {
         let i = body
             .find(prefix)
@@ -185,5 +188,48 @@ async fn area_and_officer_pages() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(c.get("/officers/abc").await.status, StatusCode::NOT_FOUND);
+    db.drop_db().await;
+}
+
+/// The map of the demo city: townships by default, villages on request, each area a link,
+/// the same numbers as a table; a county account sees its county only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn map_of_the_demo_city() {
+    let db = TestDb::sqlite();
+    let app = app_with_demo(&db).await;
+    let accounts = minyi_app::demo::create_accounts(&app, chrono::Utc::now())
+        .await
+        .unwrap();
+    let city = accounts.iter().find(|a| a.username == "demo_city").unwrap();
+    let county = accounts
+        .iter()
+        .find(|a| a.username == "demo_county")
+        .unwrap();
+    let mut c = Client::new(minyi_web::router(app.clone()));
+    c.sign_in(&city.username, &city.password).await;
+    let r = c.get("/map/BS").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("chart-map"), "{}", r.body);
+    let townships = r.body.matches("class=\"mark area\"").count();
+    assert_eq!(townships, 72, "one shape per township");
+    assert!(r.body.contains("href=\"/areas/A-"));
+    assert!(
+        !r.body.contains("style="),
+        "no inline styles: the CSP forbids them"
+    );
+    let r = c.get("/map/BS?level=village&metric=rate").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body.matches("class=\"mark area\"").count(), 871);
+    let r = c.get("/map/BS?level=county").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("level"));
+
+    let mut c = Client::new(minyi_web::router(app.clone()));
+    c.sign_in(&county.username, &county.password).await;
+    let r = c.get(&format!("/map/{}", county.unit_code)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let n = r.body.matches("class=\"mark area\"").count();
+    assert!(n > 0 && n < 72, "a county's townships only: {n}");
+    assert_eq!(c.get("/map/BS").await.status, StatusCode::NOT_FOUND);
     db.drop_db().await;
 }
