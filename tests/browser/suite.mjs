@@ -60,7 +60,8 @@ const PAGES = [
   { name: 'child', follow: [['home'], 'table tr a[href^="/dashboard/"]', busiestDeepest], roles: TREE },
   { name: 'subunit', follow: [['child', 'home'], 'p.links a[href^="/units/"]:not([href$="/opinions"])', 'first'], roles: TREE },
   { name: 'opinions', follow: [['subunit', 'unit'], 'a[href^="/units/"][href$="/opinions"]', 'first'], roles: [...TREE, 'department_liaison'] },
-  { name: 'area', follow: [['subunit', 'unit'], 'a[href^="/areas/"]', 'first'], roles: TREE },
+  { name: 'map', path: '/map/{unit}', roles: TREE },
+  { name: 'area', follow: [['subunit', 'unit', 'map'], 'a[href^="/areas/"]', 'first'], roles: TREE },
   { name: 'officer', follow: [['subunit', 'unit', 'area'], 'a[href^="/officers/"]', 'first'], roles: TREE },
   { name: 'opinion', follow: [['subunit', 'opinions', 'unit'], 'a[href^="/opinions/"]', 'first'], roles: [...TREE, 'department_liaison'], check: opinionPage },
   { name: 'users', path: '/admin/users', roles: ['admin'] },
@@ -68,7 +69,6 @@ const PAGES = [
   { name: 'audit', path: '/admin/audit', roles: ['admin', 'city_analyst'] },
   { name: 'account', path: '/account', roles: ['admin', 'survey_agency'] },
   { name: 'dashboard', path: '/dashboard/{unit}', roles: [...TREE, 'department_liaison'] },
-  { name: 'map', path: '/map/{unit}', roles: TREE },
   { name: 'village-map', path: '/map/{unit}?level=village&metric=rate', roles: TREE },
   { name: 'list-overdue', path: '/units/{unit}/opinions?overdue=1&sort=due&dir=asc', roles: TREE },
 ];
@@ -246,7 +246,9 @@ async function signIn(s, a) {
   await page.fill('#username', a.username);
   await page.fill('#password', a.password);
   await Promise.all([page.waitForURL((u) => u.pathname !== '/login', { waitUntil: 'load' }), page.click('form[action="/login"] button[type=submit]')]);
-  check(new URL(page.url()).pathname === '/', `${a.username}: signed in but landed on ${page.url()}`);
+  // Home opens the account's own dashboard (or, for a role without opinions, a page saying so).
+  const landed = new URL(page.url()).pathname;
+  check(landed === '/' || landed.startsWith('/dashboard/'), `${a.username}: signed in but landed on ${page.url()}`);
 }
 
 async function signOut(s) {
@@ -441,7 +443,8 @@ async function keyboardSignIn() {
     check((await page.evaluate(() => document.activeElement.id)) === 'password', 'Tab from the username does not reach the password');
     await page.keyboard.type(a.password);
     await Promise.all([page.waitForURL((u) => u.pathname !== '/login', { waitUntil: 'load' }), page.keyboard.press('Enter')]);
-    check(new URL(page.url()).pathname === '/', `keyboard sign-in landed on ${page.url()}`);
+    const landed = new URL(page.url()).pathname;
+    check(landed === '/' || landed.startsWith('/dashboard/'), `keyboard sign-in landed on ${page.url()}`);
     await pageChecks(page, { where: 'keyboard sign-in' });
     noErrors(s);
     await signOut(s);
