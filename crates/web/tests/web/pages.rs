@@ -233,3 +233,60 @@ async fn map_of_the_demo_city() {
     assert_eq!(c.get("/map/BS").await.status, StatusCode::NOT_FOUND);
     db.drop_db().await;
 }
+
+/// Whatever residents type is text, never markup: HTML and script in an opinion's text and
+/// contact details come back escaped on every page that shows them (and the CSP would
+/// refuse an inline script even if one slipped through).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn residents_markup_is_always_escaped() {
+    let db = TestDb::sqlite();
+    let app = app_with_demo(&db).await;
+    let accounts = minyi_app::demo::create_accounts(&app, chrono::Utc::now())
+        .await
+        .unwrap();
+    let city = accounts.iter().find(|a| a.username == "demo_city").unwrap();
+    let router = minyi_web::router(app.clone());
+    let mut resident = Client::from(router.clone(), "198.51.100.9:1");
+    let form = resident.get("/report").await;
+    let csrf = form.csrf().unwrap();
+    let evil = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
+    let r = resident
+        .post_form(
+            "/report",
+            &[
+                ("csrf", &csrf),
+                ("text", &format!("路灯坏了 {evil}")),
+                ("address", &format!("保山市{evil}")),
+                ("submission", "xss-1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let i = r.body.find("data-tracking-code>").unwrap() + "data-tracking-code>".len();
+    let code = r.body[i..i + 11].to_owned();
+    let mut c = Client::new(router);
+    c.sign_in(&city.username, &city.password).await;
+    for uri in [
+        format!("/opinions/{code}"),
+        "/units/BS/opinions?sort=received&dir=desc".to_owned(),
+        format!("/track?code={code}"),
+    ] {
+        let page = c.get(&uri).await;
+        assert_eq!(page.status, StatusCode::OK, "{uri}");
+        assert!(!page.body.contains("<script>alert"), "{uri} echoes markup");
+        assert!(!page.body.contains("<img src=x"), "{uri} echoes markup");
+        if uri.starts_with("/opinions/") {
+            assert!(
+                page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+                "{}",
+                page.body
+            );
+        }
+    }
+    let csp = c.get("/track").await.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+    db.drop_db().await;
+}
