@@ -14,37 +14,8 @@ use minyi_store::dashboard::{
 use minyi_store::testing::TestDb;
 use minyi_store::{InsertOutcome, Store};
 
-/// The same generator as `conformance!` in main.rs, for the stories of this module.
-macro_rules! dashboard_conformance {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = super::TestDb::sqlite();
-                    let store = super::Store::open(&db.url).await.expect("open sqlite");
-                    super::$name(&store, &db).await;
-                    store.close().await;
-                    db.drop_db().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    let store = super::Store::open(&db.url).await.expect("open postgres");
-                    super::$name(&store, &db).await;
-                    store.close().await;
-                    db.drop_db().await;
-                }
-            )*
-        }
-    };
-}
-
-dashboard_conformance!(
+conformance!(
+    dashboard:
     dashboard_aggregates_by_unit_month_and_routing,
     dashboard_rejects_bad_periods,
 );

@@ -7,37 +7,8 @@ use minyi_core::org::{AreaKind, NewArea, NewUnit, UnitKind};
 use minyi_store::testing::TestDb;
 use minyi_store::{Store, StoreError};
 
-/// The same generator as `conformance!` in main.rs, for the stories of this module.
-macro_rules! geometry_conformance {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = super::TestDb::sqlite();
-                    let store = super::Store::open(&db.url).await.expect("open sqlite");
-                    super::$name(&store, &db).await;
-                    store.close().await;
-                    db.drop_db().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    let store = super::Store::open(&db.url).await.expect("open postgres");
-                    super::$name(&store, &db).await;
-                    store.close().await;
-                    db.drop_db().await;
-                }
-            )*
-        }
-    };
-}
-
-geometry_conformance!(
+conformance!(
+    geometry:
     area_geometry_round_trips_and_survives_reopening,
     bad_geometry_batch_changes_nothing,
 );

@@ -1,24 +1,17 @@
 //! The store conformance suite: every story runs on SQLite, and on PostgreSQL whenever
 //! `MINYI_TEST_DATABASE_URL` is set (always in CI), each in a fresh database.
 
-mod dashboard;
-mod geometry;
-mod security;
-mod stories;
-
-use minyi_store::Store;
-use minyi_store::testing::TestDb;
-
-/// Generates `sqlite::story` and `postgres::story` tests for each story in `stories`.
+/// Generates `sqlite::story` and `postgres::story` tests for each story of module `m`
+/// (`conformance!(m: a, b)`): each in a fresh database of its own, dropped afterwards.
 macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
+    ($m:ident: $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let db = super::TestDb::sqlite();
-                    let store = super::Store::open(&db.url).await.expect("open sqlite");
-                    super::stories::$name(&store, &db).await;
+                    let db = minyi_store::testing::TestDb::sqlite();
+                    let store = minyi_store::Store::open(&db.url).await.expect("open sqlite");
+                    crate::$m::$name(&store, &db).await;
                     store.close().await;
                     db.drop_db().await;
                 }
@@ -28,9 +21,9 @@ macro_rules! conformance {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    let store = super::Store::open(&db.url).await.expect("open postgres");
-                    super::stories::$name(&store, &db).await;
+                    let Some(db) = minyi_store::testing::TestDb::postgres().await else { return };
+                    let store = minyi_store::Store::open(&db.url).await.expect("open postgres");
+                    crate::$m::$name(&store, &db).await;
                     store.close().await;
                     db.drop_db().await;
                 }
@@ -39,7 +32,16 @@ macro_rules! conformance {
     };
 }
 
+mod dashboard;
+mod geometry;
+mod security;
+mod stories;
+
+use minyi_store::Store;
+use minyi_store::testing::TestDb;
+
 conformance!(
+    stories:
     migrations_are_applied_once_and_marked,
     reopening_keeps_data,
     foreign_database_is_refused,

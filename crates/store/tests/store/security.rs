@@ -15,37 +15,8 @@ use minyi_store::{
     StoreError,
 };
 
-/// The same generator as `conformance!` in main.rs, for the stories of this module.
-macro_rules! security_conformance {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = super::TestDb::sqlite();
-                    let store = super::Store::open(&db.url).await.expect("open sqlite");
-                    super::$name(&store, &db).await;
-                    store.close().await;
-                    db.drop_db().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    let store = super::Store::open(&db.url).await.expect("open postgres");
-                    super::$name(&store, &db).await;
-                    store.close().await;
-                    db.drop_db().await;
-                }
-            )*
-        }
-    };
-}
-
-security_conformance!(
+conformance!(
+    security:
     accounts_insert_disable_and_reset,
     login_failures_count_atomically_and_lock,
     sessions_touch_purge_and_delete,
