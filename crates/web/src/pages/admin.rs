@@ -13,6 +13,29 @@ use crate::html::esc;
 use crate::i18n::t;
 use crate::respond::{self, csrf_field, local};
 
+/// "name (code)" of a unit, for tables.
+fn unit_label(units: &[minyi_store::UnitRow], id: i64) -> String {
+    units
+        .iter()
+        .find(|u| u.id == id)
+        .map(|u| format!("{} ({})", u.name, u.code))
+        .unwrap_or_default()
+}
+
+/// The units of a scope as `<option>`s, for forms that place an account or key.
+fn unit_options(units: &[minyi_store::UnitRow], scope: &minyi_core::access::Scope) -> String {
+    let mut out = String::new();
+    for u in units.iter().filter(|u| scope.contains(u.id)) {
+        out.push_str(&format!(
+            "<option value=\"{}\">{} ({})</option>",
+            esc(u.code.as_str()),
+            esc(&u.name),
+            esc(u.code.as_str())
+        ));
+    }
+    out
+}
+
 fn once(resp: Response) -> Response {
     let mut resp = resp;
     resp.headers_mut()
@@ -34,13 +57,7 @@ async fn users_page(app: &App, ctx: &Ctx, status: StatusCode, notice: Option<Str
         Ok(u) => u,
         Err(e) => return respond::app_error(ctx, e.into()),
     };
-    let unit_code = |id: i64| {
-        units
-            .iter()
-            .find(|u| u.id == id)
-            .map(|u| format!("{} ({})", u.name, u.code))
-            .unwrap_or_default()
-    };
+    let unit_code = |id: i64| unit_label(&units, id);
     let mut body = format!("<h2>{}</h2>", esc(t(lang, "users_title")));
     if let Some(n) = notice {
         body.push_str(&n);
@@ -87,15 +104,7 @@ async fn users_page(app: &App, ctx: &Ctx, status: StatusCode, notice: Option<Str
             esc(t(lang, &format!("role.{}", r.code())))
         ));
     }
-    let mut unit_opts = String::new();
-    for u in units.iter().filter(|u| p.scope.contains(u.id)) {
-        unit_opts.push_str(&format!(
-            "<option value=\"{}\">{} ({})</option>",
-            esc(u.code.as_str()),
-            esc(&u.name),
-            esc(u.code.as_str())
-        ));
-    }
+    let unit_opts = unit_options(&units, &p.scope);
     body.push_str(&format!(
         "<h3>{}</h3><form method=\"post\" action=\"/admin/users\" class=\"stack narrow\">{}\
          <label for=\"username\">{}</label><input id=\"username\" name=\"username\" required pattern=\"[a-z][a-z0-9._-]{{2,31}}\">\
@@ -267,13 +276,7 @@ async fn keys_page(app: &App, ctx: &Ctx, status: StatusCode, notice: Option<Stri
         Ok(u) => u,
         Err(e) => return respond::app_error(ctx, e.into()),
     };
-    let unit_code = |id: i64| {
-        units
-            .iter()
-            .find(|u| u.id == id)
-            .map(|u| format!("{} ({})", u.name, u.code))
-            .unwrap_or_default()
-    };
+    let unit_code = |id: i64| unit_label(&units, id);
     let mut body = format!("<h2>{}</h2>", esc(t(lang, "keys_title")));
     if let Some(n) = notice {
         body.push_str(&n);
@@ -319,15 +322,7 @@ async fn keys_page(app: &App, ctx: &Ctx, status: StatusCode, notice: Option<Stri
             esc(t(lang, &format!("purpose.{}", k.code())))
         ));
     }
-    let mut unit_opts = String::new();
-    for u in units.iter().filter(|u| p.scope.contains(u.id)) {
-        unit_opts.push_str(&format!(
-            "<option value=\"{}\">{} ({})</option>",
-            esc(u.code.as_str()),
-            esc(&u.name),
-            esc(u.code.as_str())
-        ));
-    }
+    let unit_opts = unit_options(&units, &p.scope);
     body.push_str(&format!(
         "<h3>{}</h3><form method=\"post\" action=\"/admin/keys\" class=\"stack narrow\">{}\
          <label for=\"purpose\">{}</label><select id=\"purpose\" name=\"purpose\">{purpose_opts}</select>\

@@ -11,7 +11,7 @@ use crate::i18n::t;
 use crate::pages::staff::group_digits;
 use crate::respond::{self, local};
 
-fn opinion_rows(lang: crate::i18n::Lang, rows: &[minyi_store::OpinionRow]) -> String {
+pub fn opinion_rows(lang: crate::i18n::Lang, rows: &[minyi_store::OpinionRow]) -> String {
     let mut body = format!(
         "<table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
         esc(t(lang, "col_tracking_code")),
@@ -34,7 +34,7 @@ fn opinion_rows(lang: crate::i18n::Lang, rows: &[minyi_store::OpinionRow]) -> St
     body
 }
 
-fn officer_card(lang: crate::i18n::Lang, o: &minyi_store::OfficerRow) -> String {
+pub fn officer_card(lang: crate::i18n::Lang, o: &minyi_store::OfficerRow) -> String {
     format!(
         "<li class=\"card\"><a href=\"/officers/{}\">{}</a> · {}{}</li>",
         o.id,

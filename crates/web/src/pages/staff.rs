@@ -74,18 +74,12 @@ async fn render_unit(app: &App, ctx: &Ctx, code: &str) -> Response {
         ));
     }
     if !v.officers.is_empty() {
-        body.push_str(&format!("<h3>{}</h3><ul>", esc(t(lang, "unit_officers"))));
+        body.push_str(&format!(
+            "<h3>{}</h3><ul class=\"contact\">",
+            esc(t(lang, "unit_officers"))
+        ));
         for o in &v.officers {
-            body.push_str(&format!(
-                "<li><a href=\"/officers/{}\">{}</a> · {}{}</li>",
-                o.id,
-                esc(&o.name),
-                esc(t(lang, &format!("officer_role.{}", o.role.code()))),
-                o.duty_phone
-                    .as_deref()
-                    .map(|d| format!(" · {} {}", esc(t(lang, "duty_phone")), esc(d)))
-                    .unwrap_or_default()
-            ));
+            body.push_str(&crate::pages::places::officer_card(lang, o));
         }
         body.push_str("</ul>");
     }
@@ -123,25 +117,7 @@ async fn render_unit(app: &App, ctx: &Ctx, code: &str) -> Response {
     if v.opinions.is_empty() {
         body.push_str(&format!("<p>{}</p>", esc(t(lang, "none_yet"))));
     } else {
-        body.push_str(&format!(
-            "<table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
-            esc(t(lang, "col_tracking_code")),
-            esc(t(lang, "col_received")),
-            esc(t(lang, "col_category")),
-            esc(t(lang, "col_state")),
-            esc(t(lang, "col_due")),
-        ));
-        for o in &v.opinions {
-            body.push_str(&format!(
-                "<tr><td><a href=\"/opinions/{code}\">{code}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                local(o.received_at),
-                esc(t(lang, &format!("category.{}", o.category.code()))),
-                esc(t(lang, &format!("state.{}", o.state.code()))),
-                o.due_at.map(local).unwrap_or_default(),
-                code = esc(o.tracking_code.as_str()),
-            ));
-        }
-        body.push_str("</tbody></table>");
+        body.push_str(&crate::pages::places::opinion_rows(lang, &v.opinions));
     }
     let path = format!("/units/{}", v.unit.code);
     let title = v.unit.name.clone();
