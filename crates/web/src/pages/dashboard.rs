@@ -188,80 +188,64 @@ fn render(lang: Lang, d: &Dashboard) -> String {
 
     let months: Vec<String> = d.months.clone();
     let other = t(lang, "dash_other");
-    // Opinions by channel over the months.
-    let channels = top_series(&d.by_channel, other);
-    let labels: Vec<String> = channels
-        .iter()
-        .map(|(k, _, _)| {
-            if k == other {
-                k.clone()
-            } else {
-                t(lang, &format!("channel.{k}")).to_owned()
-            }
-        })
-        .collect();
-    let hrefs: Vec<Option<String>> = channels
-        .iter()
-        .map(|(k, _, _)| (k != other).then(|| format!("{list}?channel={}", url_encode(k))))
-        .collect();
-    let series: Vec<svg::Series> = channels
-        .iter()
-        .enumerate()
-        .map(|(i, (_, v, _))| svg::Series {
-            label: &labels[i],
-            values: v,
-            href: hrefs[i].as_deref(),
-        })
-        .collect();
-    b.push_str(&format!(
-        "<section class=\"figure\"><h3>{}</h3>{}</section>",
-        esc(t(lang, "dash_by_channel")),
-        svg::line_chart(
+    // Opinions by channel over the months, and by category stacked; each series links to
+    // the list filtered to it.
+    type Chart = fn(&str, &str, &str, &[String], &[svg::Series<'_>], &str) -> String;
+    let figures: [(&[Series], &str, &str, &str, Chart); 2] = [
+        (
+            &d.by_channel,
+            "channel",
             "by-channel",
-            t(lang, "dash_by_channel"),
-            t(lang, "dash_by_channel_desc"),
-            &months,
-            &series,
-            t(lang, "chart_no_data"),
-        )
-    ));
-    // Opinions by category, stacked.
-    let cats = top_series(&d.by_category, other);
-    let labels: Vec<String> = cats
-        .iter()
-        .map(|(k, _, _)| {
-            if k == other {
-                k.clone()
-            } else {
-                t(lang, &format!("category.{k}")).to_owned()
-            }
-        })
-        .collect();
-    let hrefs: Vec<Option<String>> = cats
-        .iter()
-        .map(|(k, _, _)| (k != other).then(|| format!("{list}?category={}", url_encode(k))))
-        .collect();
-    let series: Vec<svg::Series> = cats
-        .iter()
-        .enumerate()
-        .map(|(i, (_, v, _))| svg::Series {
-            label: &labels[i],
-            values: v,
-            href: hrefs[i].as_deref(),
-        })
-        .collect();
-    b.push_str(&format!(
-        "<section class=\"figure\"><h3>{}</h3>{}</section>",
-        esc(t(lang, "dash_by_category")),
-        svg::stacked_columns(
+            "dash_by_channel",
+            svg::line_chart,
+        ),
+        (
+            &d.by_category,
+            "category",
             "by-category",
-            t(lang, "dash_by_category"),
-            t(lang, "dash_by_category_desc"),
-            &months,
-            &series,
-            t(lang, "chart_no_data"),
-        )
-    ));
+            "dash_by_category",
+            svg::stacked_columns,
+        ),
+    ];
+    for (data, dim, id, key, chart) in figures {
+        let top = top_series(data, other);
+        let labels: Vec<String> = top
+            .iter()
+            .map(|(k, _, _)| {
+                if k == other {
+                    k.clone()
+                } else {
+                    t(lang, &format!("{dim}.{k}")).to_owned()
+                }
+            })
+            .collect();
+        let hrefs: Vec<Option<String>> = top
+            .iter()
+            .map(|(k, _, _)| (k != other).then(|| format!("{list}?{dim}={}", url_encode(k))))
+            .collect();
+        let series: Vec<svg::Series> = top
+            .iter()
+            .enumerate()
+            .map(|(i, (_, v, _))| svg::Series {
+                label: &labels[i],
+                values: v,
+                href: hrefs[i].as_deref(),
+            })
+            .collect();
+        let desc_key = format!("{key}_desc");
+        b.push_str(&format!(
+            "<section class=\"figure\"><h3>{}</h3>{}</section>",
+            esc(t(lang, key)),
+            chart(
+                id,
+                t(lang, key),
+                t(lang, &desc_key),
+                &months,
+                &series,
+                t(lang, "chart_no_data"),
+            )
+        ));
+    }
     // Residents' verdicts and window ratings side by side.
     let verdict_labels: Vec<(String, String)> = d
         .verdicts
