@@ -17,6 +17,7 @@ pub mod lists;
 mod migrate;
 mod opinions;
 mod org;
+mod outbox;
 mod records;
 pub mod testing;
 mod url;
@@ -28,6 +29,7 @@ pub use error::{Result, StoreError};
 pub use migrate::{LATEST as SCHEMA_VERSION, schema_columns};
 pub use opinions::{InsertOutcome, OpinionRow};
 pub use org::{AreaRow, OfficerRow, UnitRow};
+pub use outbox::{Backoff, NewOutbox, OutboxRow, OutboxState};
 pub use records::{Counts, EventRow, UnitActivity};
 pub use url::{Backend, DbUrl};
 

@@ -40,10 +40,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_dashboard.sql"),
         postgres: include_str!("../migrations/postgres/0004_dashboard.sql"),
     },
+    Migration {
+        version: 5,
+        name: "outbox",
+        sqlite: include_str!("../migrations/sqlite/0005_outbox.sql"),
+        postgres: include_str!("../migrations/postgres/0005_outbox.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 4;
+pub const LATEST: i64 = 5;
 
 const LEDGER: &str = "minyi_migrations";
 
