@@ -11,11 +11,13 @@ pub mod config;
 pub mod dashboard;
 pub mod demo;
 pub mod geo;
+pub mod handling;
 pub mod intake;
 pub mod keys;
 pub mod overview;
 pub mod privacy;
 pub mod scoped;
+pub mod watch;
 
 use std::path::Path;
 

@@ -20,6 +20,7 @@ mod org;
 mod outbox;
 mod records;
 pub mod testing;
+mod watch;
 mod url;
 
 pub use accounts::{AccountRow, ApiKeyRow, NewAccount, NewApiKey, SessionRow};
@@ -27,11 +28,12 @@ pub use audit::{AUDIT_GENESIS, AuditRow, NewAudit};
 pub use contacts::{ANONYMISED, ContactRow, NewContact};
 pub use error::{Result, StoreError};
 pub use migrate::{LATEST as SCHEMA_VERSION, schema_columns};
-pub use opinions::{InsertOutcome, OpinionRow};
+pub use opinions::{Changes, InsertOutcome, OpinionRow, Step};
 pub use org::{AreaRow, OfficerRow, UnitRow};
 pub use outbox::{Backoff, NewOutbox, OutboxRow, OutboxState};
 pub use records::{Counts, EventRow, UnitActivity};
 pub use url::{Backend, DbUrl};
+pub use watch::DueMatter;
 
 use sqlx::AnyPool;
 use sqlx::ConnectOptions;

@@ -365,6 +365,23 @@ impl Store {
         at: DateTime<Utc>,
         detail: Option<&str>,
     ) -> Result<OpinionState> {
+        self.apply_to_opinion(id, Step::Transition(action), actor, at, detail, &Changes::default())
+            .await
+    }
+
+    /// One step in a matter's life, written with its event in one transaction: a state
+    /// transition (checked by `minyi_core::opinion::transition`) or an annotation that
+    /// keeps the state (an escalation, a key-opinion mark, an extension, an overdue mark),
+    /// with the column changes that go with it. Returns the state after the step.
+    pub async fn apply_to_opinion(
+        &self,
+        id: i64,
+        step: Step,
+        actor: &str,
+        at: DateTime<Utc>,
+        detail: Option<&str>,
+        changes: &Changes,
+    ) -> Result<OpinionState> {
         // SQLite: take the write lock up front, so a concurrent transition waits
         // (busy_timeout) instead of failing its upgrade from a stale read snapshot.
         let mut tx = match self.backend() {
@@ -383,15 +400,34 @@ impl Store {
                 what: format!("opinion {id}"),
             })?;
         let from = OpinionState::parse(&current.try_get::<String, _>(0)?)?;
-        let to = transition(from, action)?;
+        let (to, action_code) = match step {
+            Step::Transition(action) => (transition(from, action)?, action.code()),
+            Step::Annotate(code) => (from, code),
+        };
+        // A reopened matter is open again; a closed one records when.
         let closed_at = (!to.is_open()).then(|| ms(at));
         let changed = sqlx::query(
-            "UPDATE opinions SET state = $1, closed_at = $2 WHERE id = $3 AND state = $4",
+            "UPDATE opinions SET state = $1, \
+               closed_at = CASE WHEN $13 = 1 THEN closed_at ELSE $2 END, \
+               unit_id = COALESCE($5, unit_id), due_at = COALESCE($6, due_at), \
+               verdict = COALESCE($7, verdict), escalation = COALESCE($8, escalation), \
+               key_opinion = COALESCE($9, key_opinion), category = COALESCE($10, category), \
+               urgency = COALESCE($11, urgency), department_id = COALESCE($12, department_id) \
+             WHERE id = $3 AND state = $4",
         )
         .bind(to.code())
         .bind(closed_at)
         .bind(id)
         .bind(from.code())
+        .bind(changes.unit_id)
+        .bind(changes.due_at.map(ms))
+        .bind(changes.verdict.map(|v| v.code()))
+        .bind(changes.escalation.map(|e| e.code()))
+        .bind(changes.key_opinion.map(i64::from))
+        .bind(changes.category.map(|c| c.code()))
+        .bind(changes.urgency.map(|u| u.code()))
+        .bind(changes.department_id)
+        .bind(i64::from(matches!(step, Step::Annotate(_))))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -408,7 +444,7 @@ impl Store {
         .bind(id)
         .bind(ms(at))
         .bind(actor.to_owned())
-        .bind(action.code())
+        .bind(action_code)
         .bind(from.code())
         .bind(to.code())
         .bind(detail.map(str::to_owned))
@@ -417,4 +453,26 @@ impl Store {
         tx.commit().await?;
         Ok(to)
     }
+}
+
+/// What a step does to the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Transition(OpinionAction),
+    /// An event that keeps the state; the code names it (`escalate`, `mark_key`, `extend`,
+    /// `overdue`, `remind`…).
+    Annotate(&'static str),
+}
+
+/// Columns a step may set; `None` leaves a column as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    pub unit_id: Option<i64>,
+    pub department_id: Option<i64>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub verdict: Option<Verdict>,
+    pub escalation: Option<Escalation>,
+    pub key_opinion: Option<bool>,
+    pub category: Option<Category>,
+    pub urgency: Option<Urgency>,
 }

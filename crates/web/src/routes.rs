@@ -193,6 +193,13 @@ pub fn table() -> Vec<(Route, MethodRouter<AppState>)> {
         ),
         r(
             M::POST,
+            "/opinions/{code}/act",
+            Perm(P::HandleOpinions),
+            T::Opinion,
+            post(pages::handling::act),
+        ),
+        r(
+            M::POST,
             "/opinions/{code}/reveal",
             Perm(P::RevealPersonalData),
             T::Opinion,
@@ -280,6 +287,16 @@ pub fn table() -> Vec<(Route, MethodRouter<AppState>)> {
         ),
         limited(
             r(M::GET, "/track", Public, T::None, get(pages::public::track)),
+            Limit::Intake,
+        ),
+        limited(
+            r(
+                M::POST,
+                "/track/verdict",
+                Public,
+                T::None,
+                post(pages::handling::resident_verdict),
+            ),
             Limit::Intake,
         ),
         r(

@@ -5,6 +5,7 @@ use minyi_demo::Volumes;
 use minyi_store::testing::TestDb;
 
 mod dashboard;
+mod handling;
 
 fn small() -> Volumes {
     Volumes {

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod dashboard;
+pub mod handling;
 pub mod lists;
 pub mod map;
 pub mod places;

@@ -209,6 +209,7 @@ pub async fn report(
 #[derive(serde::Deserialize, Default)]
 pub struct TrackQuery {
     code: Option<String>,
+    thanks: Option<String>,
 }
 
 /// A matter's public status by tracking code: state and deadline only — never the text
@@ -237,16 +238,65 @@ pub async fn track(
             Err(_) => None,
         };
         match found {
-            Some(o) => body.push_str(&format!(
-                "<dl class=\"facts\"><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd data-state=\"{}\">{}</dd><dt>{}</dt><dd>{}</dd></dl>",
-                esc(t(lang, "col_received")),
-                local(o.received_at),
-                esc(t(lang, "col_state")),
-                o.state.code(),
-                esc(t(lang, &format!("state.{}", o.state.code()))),
-                esc(t(lang, "col_due")),
-                o.due_at.map(local).unwrap_or_default(),
-            )),
+            Some(o) => {
+                if q.thanks.is_some() {
+                    body.push_str(&format!(
+                        "<p class=\"notice\" role=\"status\">{}</p>",
+                        esc(t(lang, "verdict_thanks"))
+                    ));
+                }
+                body.push_str(&format!(
+                    "<dl class=\"facts\"><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd data-state=\"{}\">{}</dd><dt>{}</dt><dd>{}</dd></dl>",
+                    esc(t(lang, "col_received")),
+                    local(o.received_at),
+                    esc(t(lang, "col_state")),
+                    o.state.code(),
+                    esc(t(lang, &format!("state.{}", o.state.code()))),
+                    esc(t(lang, "col_due")),
+                    o.due_at.map(local).unwrap_or_default(),
+                ));
+                // The answer is the resident's to read: the latest response, as written.
+                let events = match app
+                    .store
+                    .events_of(minyi_core::event::SubjectKind::Opinion, o.id)
+                    .await
+                {
+                    Ok(e) => e,
+                    Err(e) => return respond::app_error(&ctx, e.into()),
+                };
+                if let Some(answer) = events
+                    .iter()
+                    .rev()
+                    .find(|e| e.action == "respond")
+                    .and_then(|e| e.detail.clone())
+                {
+                    body.push_str(&format!(
+                        "<h3>{}</h3><p class=\"opinion-text\">{}</p>",
+                        esc(t(lang, "track_answer")),
+                        esc(&answer)
+                    ));
+                }
+                if matches!(
+                    o.state,
+                    minyi_core::opinion::OpinionState::Responded
+                        | minyi_core::opinion::OpinionState::Notified
+                ) {
+                    body.push_str(&format!(
+                        "<form method=\"post\" action=\"/track/verdict\" class=\"verdict\">{}<input type=\"hidden\" name=\"code\" value=\"{}\"><fieldset><legend>{}</legend>",
+                        csrf_field(&ctx),
+                        esc(o.tracking_code.as_str()),
+                        esc(t(lang, "track_rate"))
+                    ));
+                    for v in minyi_core::taxonomy::Verdict::ALL {
+                        body.push_str(&format!(
+                            "<button type=\"submit\" name=\"verdict\" value=\"{}\">{}</button> ",
+                            v.code(),
+                            esc(t(lang, &format!("verdict.{}", v.code())))
+                        ));
+                    }
+                    body.push_str("</fieldset></form>");
+                }
+            }
             None => {
                 status = StatusCode::NOT_FOUND;
                 body.push_str(&format!(

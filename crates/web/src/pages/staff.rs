@@ -234,16 +234,39 @@ async fn render_opinion(
         ));
         for e in &v.events {
             body.push_str(&format!(
-                "<li><time>{}</time> {} {}</li>",
+                "<li><time>{}</time> {} {}{}</li>",
                 local(e.at),
                 esc(t(lang, &format!("event_action.{}", e.action))),
                 e.to_state
                     .as_deref()
                     .map(|s| esc(t(lang, &format!("state.{s}"))))
+                    .unwrap_or_default(),
+                e.detail
+                    .as_deref()
+                    .filter(|d| !d.is_empty())
+                    .map(|d| format!("<blockquote>{}</blockquote>", esc(d)))
                     .unwrap_or_default()
             ));
         }
         body.push_str("</ol>");
+    }
+    let offered = minyi_app::handling::offered(&p, o);
+    if !offered.is_empty() {
+        // Assignment targets: stations, bureaus and departments in scope.
+        let units: Vec<minyi_store::UnitRow> = match app.store.units().await {
+            Ok(us) => us
+                .into_iter()
+                .filter(|u| {
+                    p.scope.contains(u.id)
+                        && !matches!(
+                            u.kind,
+                            minyi_core::org::UnitKind::Window | minyi_core::org::UnitKind::Team
+                        )
+                })
+                .collect(),
+            Err(e) => return respond::app_error(ctx, e.into()),
+        };
+        body.push_str(&crate::pages::handling::forms(ctx, o, &offered, &units));
     }
     let path = format!("/opinions/{}", o.tracking_code);
     let mut resp = respond::html(ctx, StatusCode::OK, t(lang, "opinion_title"), &path, &body);

@@ -451,6 +451,12 @@ async fn request(
             ("current", "not the password".into()),
             ("new", "another long passphrase".into()),
         ],
+        "/opinions/{code}/act" => vec![("csrf", csrf), ("act", "mark_key".into())],
+        "/track/verdict" => vec![
+            ("csrf", csrf),
+            ("code", fx.opinions["op_a1"].clone()),
+            ("verdict", "satisfied".into()),
+        ],
         "/opinions/{code}/reveal" => vec![
             ("csrf", csrf),
             ("field", "phone".into()),

@@ -290,3 +290,112 @@ async fn residents_markup_is_always_escaped() {
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
     db.drop_db().await;
 }
+
+/// Through the pages: the county triages and assigns, the station signs off and answers,
+/// the resident reads the answer and rates it on the tracking page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handling_through_the_pages() {
+    let db = TestDb::sqlite();
+    let app = app_with_demo(&db).await;
+    let accounts = minyi_app::demo::create_accounts(&app, chrono::Utc::now())
+        .await
+        .unwrap();
+    let acct = |n: &str| accounts.iter().find(|a| a.username == n).unwrap().clone();
+    let (county, station) = (acct("demo_county"), acct("demo_station"));
+    let station_unit = app
+        .store
+        .unit_by_code(&station.unit_code)
+        .await
+        .unwrap()
+        .unwrap();
+    let area = app
+        .store
+        .areas()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.station_id == Some(station_unit.id))
+        .unwrap();
+    let router = minyi_web::router(app.clone());
+    let mut resident = Client::from(router.clone(), "198.51.100.20:1");
+    let csrf = resident.get("/report").await.csrf().unwrap();
+    let r = resident
+        .post_form(
+            "/report",
+            &[
+                ("csrf", &csrf),
+                ("text", "路口红绿灯坏了"),
+                ("area", area.code.as_str()),
+                ("submission", "handling-1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let i = r.body.find("data-tracking-code>").unwrap() + "data-tracking-code>".len();
+    let code = r.body[i..i + 11].to_owned();
+    let page = format!("/opinions/{code}");
+    let act = format!("/opinions/{code}/act");
+
+    let mut c = Client::new(router.clone());
+    c.sign_in(&county.username, &county.password).await;
+    let r = c.get(&page).await;
+    assert!(r.body.contains("data-act=\"triage\""), "{}", r.body);
+    let csrf = r.csrf().unwrap();
+    let r = c
+        .post_form(&act, &[("csrf", &csrf), ("act", "triage")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = c
+        .post_form(
+            &act,
+            &[
+                ("csrf", &csrf),
+                ("act", "assign"),
+                ("unit", &station.unit_code),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // An act the state no longer allows is a page that says so, not an error trace.
+    let r = c
+        .post_form(&act, &[("csrf", &csrf), ("act", "notify")])
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body.contains("状态不允许"), "{}", r.body);
+
+    let mut s = Client::new(router.clone());
+    s.sign_in(&station.username, &station.password).await;
+    let r = s.get(&page).await;
+    assert!(r.body.contains("data-act=\"accept\""));
+    let csrf = r.csrf().unwrap();
+    for (a, extra) in [
+        ("accept", None),
+        ("respond", Some(("text", "已修复，谢谢反映。"))),
+        ("notify", None),
+    ] {
+        let mut fields = vec![("csrf", csrf.as_str()), ("act", a)];
+        if let Some(e) = extra {
+            fields.push(e);
+        }
+        let r = s.post_form(&act, &fields).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{a}: {}", r.body);
+    }
+    let r = s.get(&page).await;
+    assert!(r.body.contains("已修复，谢谢反映。") && r.body.contains("已回告"));
+
+    // The resident reads the answer and rates it with the tracking code.
+    let r = resident.get(&format!("/track?code={code}")).await;
+    assert!(r.body.contains("已修复，谢谢反映。") && r.body.contains("/track/verdict"));
+    let csrf = r.csrf().unwrap();
+    let r = resident
+        .post_form(
+            "/track/verdict",
+            &[("csrf", &csrf), ("code", &code), ("verdict", "satisfied")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = resident.get(r.location().unwrap()).await;
+    assert!(r.body.contains("谢谢您的评价") && r.body.contains("data-state=\"closed\""));
+    assert!(!r.body.contains("/track/verdict"), "rated once");
+    db.drop_db().await;
+}
