@@ -74,6 +74,8 @@ pub struct OpinionQuery {
     pub channel: Option<Channel>,
     /// Only open matters past their deadline at `now`.
     pub overdue_at: Option<DateTime<Utc>>,
+    /// Only matters still open (the queue).
+    pub open_only: bool,
     pub sort: SortKey,
     pub descending: bool,
     pub limit: i64,
@@ -158,6 +160,9 @@ impl Store {
         if let Some(c) = q.channel {
             let m = mark(&mut params, Param::Text(c.code()));
             clauses.push(format!("channel = {m}"));
+        }
+        if q.open_only {
+            clauses.push("closed_at IS NULL".to_owned());
         }
         if let Some(now) = q.overdue_at {
             let m = mark(&mut params, Param::I64(ms(now)));

@@ -26,6 +26,7 @@ pub fn nav(ctx: &Ctx) -> String {
     let p = &s.principal;
     let mut links = vec![("/", "nav_home")];
     if p.may(Permission::ViewOpinions) {
+        links.push(("/queue", "nav_queue"));
         links.push(("/unit", "nav_my_unit"));
     }
     if p.may(Permission::ManageAccounts) {

@@ -158,6 +158,13 @@ pub fn table() -> Vec<(Route, MethodRouter<AppState>)> {
         ),
         r(
             M::GET,
+            "/queue",
+            Perm(P::ViewOpinions),
+            T::None,
+            get(pages::lists::queue),
+        ),
+        r(
+            M::GET,
             "/units/{code}/opinions",
             Perm(P::ViewOpinions),
             T::Unit,

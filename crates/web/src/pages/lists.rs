@@ -30,6 +30,8 @@ pub struct ListQuery {
     #[serde(default)]
     overdue: String,
     #[serde(default)]
+    open: String,
+    #[serde(default)]
     sort: String,
     #[serde(default)]
     dir: String,
@@ -46,6 +48,7 @@ struct Parsed {
     category: String,
     channel: String,
     overdue: bool,
+    open: bool,
     page: i64,
     export: Export,
 }
@@ -72,6 +75,7 @@ fn parse(lq: &ListQuery, now: chrono::DateTime<chrono::Utc>) -> Result<Parsed, S
         .map(|s| Channel::parse(&s).map_err(|e| e.to_string()))
         .transpose()?;
     let overdue = matches!(lq.overdue.as_str(), "1" | "on" | "true");
+    let open = matches!(lq.open.as_str(), "1" | "on" | "true");
     let sort = match opt(&lq.sort) {
         None => SortKey::Received,
         Some(s) => SortKey::parse(&s).ok_or_else(|| format!("unknown sort column `{s}`"))?,
@@ -103,6 +107,7 @@ fn parse(lq: &ListQuery, now: chrono::DateTime<chrono::Utc>) -> Result<Parsed, S
             category,
             channel,
             overdue_at: overdue.then_some(now),
+            open_only: open,
             sort,
             descending,
             // An export is the whole filtered list, capped.
@@ -113,6 +118,7 @@ fn parse(lq: &ListQuery, now: chrono::DateTime<chrono::Utc>) -> Result<Parsed, S
         category: category.map(|c| c.code().to_owned()).unwrap_or_default(),
         channel: channel.map(|c| c.code().to_owned()).unwrap_or_default(),
         overdue,
+        open,
         page,
         export,
     })
@@ -134,6 +140,9 @@ fn link(code: &str, p: &Parsed, sort: SortKey, desc: bool, page: i64, format: &s
     }
     if p.overdue {
         q.push("overdue=1".into());
+    }
+    if p.open {
+        q.push("open=1".into());
     }
     if page > 1 {
         q.push(format!("page={page}"));
@@ -274,6 +283,7 @@ pub async fn unit_opinions(
     };
     body.push_str(&format!(
         "<form method=\"get\" action=\"/units/{}/opinions\" class=\"filters\">{}{}{}\
+         <label class=\"check\"><input type=\"checkbox\" name=\"open\" value=\"1\"{}> {}</label>\
          <label class=\"check\"><input type=\"checkbox\" name=\"overdue\" value=\"1\"{}> {}</label>\
          <button type=\"submit\">{}</button></form>",
         esc(&url_encode(&code)),
@@ -298,6 +308,8 @@ pub async fn unit_opinions(
             &parsed.channel,
             vocab("channel", Channel::ALL.iter().map(|s| s.code()).collect())
         ),
+        if parsed.open { " checked" } else { "" },
+        esc(t(lang, "list_open_only")),
         if parsed.overdue { " checked" } else { "" },
         esc(t(lang, "list_overdue_only")),
         esc(t(lang, "list_filter")),
@@ -446,4 +458,23 @@ fn xlsx(
         ws.set_column_width(c as u16, *w)?;
     }
     wb.save_to_buffer()
+}
+
+/// The account's queue: its unit's open matters, due soonest first.
+pub async fn queue(State(app): State<App>, Extension(ctx): Extension<Ctx>) -> Response {
+    let p = match ctx.principal() {
+        Ok(p) => p.clone(),
+        Err(r) => return r,
+    };
+    match app.store.units().await {
+        Ok(us) => match us.into_iter().find(|u| u.id == p.unit_id) {
+            Some(u) => axum::response::Redirect::to(&format!(
+                "/units/{}/opinions?open=1&sort=due&dir=asc",
+                url_encode(u.code.as_str())
+            ))
+            .into_response(),
+            None => respond::status_page(&ctx, StatusCode::NOT_FOUND, "not_found"),
+        },
+        Err(e) => respond::app_error(&ctx, e.into()),
+    }
 }

@@ -59,6 +59,13 @@ async fn list_story(db: TestDb) {
     let mut rd = csv::Reader::from_reader(r.body.trim_start_matches('\u{feff}').as_bytes());
     assert_eq!(rd.records().count() as i64, closed);
 
+    // The queue: the account's unit's open matters, due soonest first.
+    let r = c.get("/queue").await;
+    assert_eq!(r.location(), Some("/units/BS/opinions?open=1&sort=due&dir=asc"));
+    let r = c.get("/units/BS/opinions?open=1&sort=due&dir=asc").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.body.contains("<td>已办结</td>"), "closed matters are not queued");
+
     // The same rows as a workbook.
     let r = c.get("/units/BS/opinions?state=closed&format=xlsx").await;
     assert_eq!(r.status, StatusCode::OK);
