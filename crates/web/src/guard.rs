@@ -202,6 +202,26 @@ pub async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Resp
         }
     }
 
+    // Open311 clients send `api_key` in the form body of a POST. When neither the headers
+    // nor the query carry a key, a key route's form body is read here and put back intact.
+    let mut req = req;
+    let mut body_key = None;
+    if matches!(rule.access, Access::Key(_))
+        && presented_key(req.headers(), req.uri().query()).is_none()
+        && is_form(req.headers())
+    {
+        let (parts, body) = req.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, crate::MAX_BODY_BYTES).await else {
+            return respond::problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "the request body is too large",
+            );
+        };
+        body_key = form_field(&bytes, "api_key");
+        req = Request::from_parts(parts, Body::from(bytes));
+    }
+
     match rule.access {
         Access::Public => {}
         Access::Signed | Access::Perm(_) => {
@@ -235,7 +255,7 @@ pub async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Resp
             }
         }
         Access::Key(purpose) => {
-            let machine = match presented_key(req.headers(), req.uri().query()) {
+            let machine = match presented_key(req.headers(), req.uri().query()).or(body_key) {
                 Some(k) => match minyi_app::auth::machine(&st.app, &k, purpose, now).await {
                     Ok(m) => m,
                     Err(e) => return respond::app_error(&ctx, e),
@@ -243,6 +263,10 @@ pub async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Resp
                 None => None,
             };
             let Some(m) = machine else {
+                // Open311 prescribes 403 in its own error format.
+                if let Some(resp) = crate::pages::open311::key_refused(req.uri().path(), ctx.lang) {
+                    return resp;
+                }
                 return respond::problem(
                     StatusCode::UNAUTHORIZED,
                     "unauthorized",
@@ -269,7 +293,6 @@ pub async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Resp
     };
 
     let safe = matches!(method, Method::GET | Method::OPTIONS);
-    let mut req = req;
     if !safe && !matches!(rule.access, Access::Key(_)) {
         if !crate::protect::same_origin(req.headers()) {
             return respond::status_page(&ctx, StatusCode::FORBIDDEN, "csrf_failed");
@@ -336,6 +359,13 @@ async fn synthetic(st: &AppState) -> bool {
 
 fn purpose_code(p: KeyPurpose) -> &'static str {
     p.code()
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
 fn wants_json(headers: &HeaderMap) -> bool {

@@ -313,6 +313,59 @@ pub fn table() -> Vec<(Route, MethodRouter<AppState>)> {
             T::None,
             post(pages::api::submit),
         ),
+        // Open311 GeoReport v2: each path names its format by extension (`.xml`, `.json`).
+        r(
+            M::GET,
+            "/open311/v2/discovery.{format}",
+            Public,
+            T::None,
+            get(pages::open311::discovery),
+        ),
+        r(
+            M::GET,
+            "/open311/v2/services.{format}",
+            Public,
+            T::None,
+            get(pages::open311::services),
+        ),
+        r(
+            M::GET,
+            "/open311/v2/services/{file}",
+            Public,
+            T::None,
+            get(pages::open311::service_definition),
+        ),
+        r(
+            M::GET,
+            "/open311/v2/requests.{format}",
+            Public,
+            T::None,
+            get(pages::open311::requests),
+        ),
+        limited(
+            r(
+                M::POST,
+                "/open311/v2/requests.{format}",
+                Key(KeyPurpose::Open311),
+                T::None,
+                post(pages::open311::create),
+            ),
+            Limit::Intake,
+        ),
+        r(
+            M::GET,
+            "/open311/v2/requests/{file}",
+            Public,
+            T::None,
+            get(pages::open311::request),
+        ),
+        r(
+            M::GET,
+            "/open311/v2/tokens/{file}",
+            Public,
+            T::None,
+            get(pages::open311::token),
+        ),
     ]
 }
 

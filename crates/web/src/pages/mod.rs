@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod handling;
 pub mod lists;
 pub mod map;
+pub mod open311;
 pub mod places;
 pub mod public;
 pub mod staff;

@@ -3,8 +3,10 @@
 //! (`matrix`), and personal data, CSRF, sessions and rate limits (`security`).
 
 mod matrix;
+mod open311;
 mod pages;
 mod security;
+mod sms;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

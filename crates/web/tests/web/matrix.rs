@@ -326,6 +326,8 @@ fn oracle(route: &Route, who: Who, foreign: bool) -> Expect {
     match (route.access, who) {
         (Access::Public, _) => Expect::Allowed,
         (Access::Key(p), Who::Machine(q)) if p == q => Expect::Allowed,
+        // The Open311 spec prescribes 403 for a missing or invalid api_key.
+        (Access::Key(_), _) if route.path.starts_with("/open311/") => Expect::Forbidden,
         (Access::Key(_), _) => Expect::Unauthorized,
         (Access::Signed | Access::Perm(_), Who::Anonymous | Who::Machine(_)) => anonymous_answer,
         (Access::Signed, Who::Staff(_)) => Expect::Allowed,
@@ -416,6 +418,15 @@ async fn request(
         .replace("{code}", &param)
         .replace("{username}", &param)
         .replace("{id}", &param);
+    // Open311 paths name a file with its format: a service code or a tracking code, `.json`.
+    let open311_file = if r.path.starts_with("/open311/v2/services/") {
+        "other.json".to_owned()
+    } else {
+        format!("{}.json", fx.opinions[own_op])
+    };
+    let uri = uri
+        .replace("{format}", "json")
+        .replace("{file}", &open311_file);
     let machine_key = match who {
         Who::Machine(KeyPurpose::Open311) => Some(fx.open311.clone()),
         Who::Machine(_) => Some(fx.kiosk.clone()),
@@ -434,6 +445,17 @@ async fn request(
             .body(Body::from(
                 serde_json::json!({"text": "矩阵测试：路灯坏了", "area": "A-MA-V1"}).to_string(),
             ))
+            .unwrap();
+    }
+    if r.path == "/open311/v2/requests.{format}" {
+        let form = crate::form_encode(&[
+            ("service_code", "other"),
+            ("address_id", "A-MA-V1"),
+            ("description", "矩阵测试：路灯坏了"),
+        ]);
+        return b
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))
             .unwrap();
     }
     // Every other state-changing route is a form carrying the page's CSRF token.
