@@ -13,6 +13,9 @@ pub enum ConfigError {
     NotADirectory(String),
     #[error("environment variable {var}: {message}")]
     Env { var: &'static str, message: String },
+    /// Keys that are each fine but do not fit together (checked after every layer).
+    #[error("configuration key {key}: {message}")]
+    Key { key: &'static str, message: String },
 }
 
 /// What `minyi.toml` may contain. Every key is optional.
@@ -43,6 +46,14 @@ pub struct FileConfig {
     pub retention_days: Option<i64>,
     /// The name given to the root unit when minyi starts on an empty store.
     pub bureau_name: Option<String>,
+    /// How SMS to residents leave: `log` (default, a file in the data directory) or `http`.
+    pub sms_provider: Option<String>,
+    /// The SMS gateway's endpoint for `sms_provider = "http"` (http:// only).
+    pub sms_gateway_url: Option<String>,
+    /// Sent as `Authorization: Bearer …` to the gateway; prefer MINYI_SMS_GATEWAY_TOKEN.
+    pub sms_gateway_token: Option<String>,
+    /// zh-CN message templates by code (`received`, `answered`), with `{code}` and `{due}`.
+    pub sms_templates: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +64,7 @@ pub struct Config {
     pub calendar_file: Option<PathBuf>,
     pub log: String,
     pub security: SecurityConfig,
+    pub sms: SmsConfig,
 }
 
 /// A secret from the environment: usable, never printed.
@@ -60,6 +72,10 @@ pub struct Config {
 pub struct Secret(String);
 
 impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -104,6 +120,113 @@ impl Default for SecurityConfig {
     }
 }
 
+/// Where residents' SMS go (see `notify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsProvider {
+    /// One JSON line per message in `DATA_DIR/outbox.log`, phone masked: for trials and
+    /// for bureaus whose gateway picks messages up from a file.
+    Log,
+    /// POST to the bureau's SMS gateway.
+    Http,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmsConfig {
+    pub provider: SmsProvider,
+    pub gateway_url: Option<String>,
+    pub gateway_token: Option<Secret>,
+    /// `received` → text, `answered` → text; always both (defaults fill what is not set).
+    pub templates: std::collections::BTreeMap<String, String>,
+    /// Failed attempts before a message is given up (dead).
+    pub max_attempts: i64,
+}
+
+pub const SMS_TEMPLATE_RECEIVED: &str = "您的诉求已受理，查询码{code}，我们将在{due}前答复。";
+pub const SMS_TEMPLATE_ANSWERED: &str =
+    "您的诉求{code}已答复，请登录查询并评价：回复1满意、2基本满意、3不满意。";
+/// The template codes, and the placeholders a template may use.
+pub const SMS_TEMPLATE_CODES: &[&str] = &["received", "answered"];
+pub const SMS_PLACEHOLDERS: &[&str] = &["code", "due"];
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        SmsConfig {
+            provider: SmsProvider::Log,
+            gateway_url: None,
+            gateway_token: None,
+            templates: [
+                ("received".to_owned(), SMS_TEMPLATE_RECEIVED.to_owned()),
+                ("answered".to_owned(), SMS_TEMPLATE_ANSWERED.to_owned()),
+            ]
+            .into_iter()
+            .collect(),
+            max_attempts: 8,
+        }
+    }
+}
+
+impl SmsConfig {
+    fn set_provider(&mut self, v: &str) -> Result<(), String> {
+        self.provider = match v.trim() {
+            "log" => SmsProvider::Log,
+            "http" => SmsProvider::Http,
+            other => {
+                return Err(format!(
+                    "sms_provider = `{other}` is not one of `log`, `http`"
+                ));
+            }
+        };
+        Ok(())
+    }
+
+    fn set_url(&mut self, v: &str) -> Result<(), String> {
+        let v = v.trim();
+        if !v.starts_with("http://") || v.len() <= "http://".len() {
+            return Err(format!(
+                "sms_gateway_url = `{v}` must be an http:// URL (reach an https gateway through the bureau's gateway proxy)"
+            ));
+        }
+        self.gateway_url = Some(v.to_owned());
+        Ok(())
+    }
+
+    fn set_template(&mut self, code: &str, text: &str) -> Result<(), String> {
+        if !SMS_TEMPLATE_CODES.contains(&code) {
+            return Err(format!(
+                "sms_templates.{code}: unknown template; known: {}",
+                SMS_TEMPLATE_CODES.join(", ")
+            ));
+        }
+        let mut rest = text;
+        while let Some(i) = rest.find('{') {
+            let after = &rest[i + 1..];
+            let name = after.split('}').next().unwrap_or("");
+            if !after.contains('}') || !SMS_PLACEHOLDERS.contains(&name) {
+                return Err(format!(
+                    "sms_templates.{code}: unknown placeholder `{{{name}`; use {{code}} and {{due}}"
+                ));
+            }
+            rest = &after[name.len() + 1..];
+        }
+        if text.trim().is_empty() {
+            return Err(format!("sms_templates.{code} is empty"));
+        }
+        self.templates.insert(code.to_owned(), text.to_owned());
+        Ok(())
+    }
+
+    /// Checks the keys against each other, once every layer is in.
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.provider == SmsProvider::Http && self.gateway_url.is_none() {
+            return Err(ConfigError::Key {
+                key: "sms_gateway_url",
+                message: "sms_provider = \"http\" needs the gateway's URL".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const CONFIG_FILE: &str = "minyi.toml";
 
@@ -119,6 +242,7 @@ impl Config {
             calendar_file: None,
             log: "info".into(),
             security: SecurityConfig::default(),
+            sms: SmsConfig::default(),
         }
     }
 
@@ -179,6 +303,25 @@ impl Config {
                 })?;
             }
         }
+        if let Some(v) = env("MINYI_SMS_PROVIDER").filter(|v| !v.trim().is_empty()) {
+            config
+                .sms
+                .set_provider(&v)
+                .map_err(|message| ConfigError::Env {
+                    var: "MINYI_SMS_PROVIDER",
+                    message,
+                })?;
+        }
+        if let Some(v) = env("MINYI_SMS_GATEWAY_URL").filter(|v| !v.trim().is_empty()) {
+            config.sms.set_url(&v).map_err(|message| ConfigError::Env {
+                var: "MINYI_SMS_GATEWAY_URL",
+                message,
+            })?;
+        }
+        if let Some(v) = env("MINYI_SMS_GATEWAY_TOKEN").filter(|v| !v.trim().is_empty()) {
+            config.sms.gateway_token = Some(Secret(v.trim().to_owned()));
+        }
+        config.sms.validate()?;
         Ok(config)
     }
 
@@ -241,6 +384,19 @@ impl Config {
         if let Some(v) = file.bureau_name {
             minyi_core::org::check_name("bureau_name", &v).map_err(|e| err(e.to_string()))?;
             sec.bureau_name = v.trim().to_owned();
+        }
+        let sms = &mut self.sms;
+        if let Some(v) = file.sms_provider {
+            sms.set_provider(&v).map_err(err)?;
+        }
+        if let Some(v) = file.sms_gateway_url {
+            sms.set_url(&v).map_err(err)?;
+        }
+        if let Some(v) = file.sms_gateway_token.filter(|v| !v.trim().is_empty()) {
+            sms.gateway_token = Some(Secret(v.trim().to_owned()));
+        }
+        for (code, text) in file.sms_templates.unwrap_or_default() {
+            sms.set_template(&code, &text).map_err(err)?;
         }
         Ok(())
     }
@@ -333,5 +489,77 @@ mod tests {
             .to_string();
         assert!(e.contains("MINYI_LISTEN"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn load_text(
+        name: &str,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, String> {
+        let dir = std::env::temp_dir().join(format!("minyi-config-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(CONFIG_FILE), text).unwrap();
+        let c = Config::load(dir.clone(), None, env).map_err(|e| e.to_string());
+        std::fs::remove_dir_all(&dir).unwrap();
+        c
+    }
+
+    #[test]
+    fn sms_defaults_and_overrides() {
+        let c = load_text("sms-default", "", &no_env).unwrap();
+        assert_eq!(c.sms.provider, SmsProvider::Log);
+        assert_eq!(c.sms.templates["received"], SMS_TEMPLATE_RECEIVED);
+        assert_eq!(c.sms.templates["answered"], SMS_TEMPLATE_ANSWERED);
+        let text = "sms_provider = \"http\"\nsms_gateway_url = \"http://127.0.0.1:9/send\"\n\
+                    sms_gateway_token = \"tok-file\"\n[sms_templates]\nreceived = \"收到{code}，{due}前答复\"\n";
+        let env = |k: &str| (k == "MINYI_SMS_GATEWAY_TOKEN").then(|| "tok-env".to_string());
+        let c = load_text("sms-http", text, &env).unwrap();
+        assert_eq!(c.sms.provider, SmsProvider::Http);
+        assert_eq!(
+            c.sms.gateway_url.as_deref(),
+            Some("http://127.0.0.1:9/send")
+        );
+        assert_eq!(
+            c.sms.gateway_token.as_ref().map(Secret::expose),
+            Some("tok-env")
+        );
+        assert_eq!(c.sms.templates["received"], "收到{code}，{due}前答复");
+        assert_eq!(
+            c.sms.templates["answered"], SMS_TEMPLATE_ANSWERED,
+            "unset keeps the default"
+        );
+        // The token never shows in Debug output.
+        let shown = format!("{:?}", c.sms);
+        assert!(
+            !shown.contains("tok-env") && shown.contains("Secret(…)"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn sms_mistakes_name_the_key() {
+        for (text, key) in [
+            ("sms_provider = \"pigeon\"\n", "sms_provider"),
+            ("sms_provider = \"http\"\n", "sms_gateway_url"),
+            (
+                "sms_gateway_url = \"https://gw.example/send\"\n",
+                "sms_gateway_url",
+            ),
+            ("[sms_templates]\nclosed = \"x\"\n", "sms_templates.closed"),
+            (
+                "[sms_templates]\nreceived = \"查询码{cod}\"\n",
+                "sms_templates.received",
+            ),
+            ("sms_gatway_url = \"http://x\"\n", "sms_gatway_url"),
+        ] {
+            let e = load_text("sms-bad", text, &no_env).unwrap_err();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+        let env = |k: &str| (k == "MINYI_SMS_PROVIDER").then(|| "carrier".to_string());
+        let e = load_text("sms-bad-env", "", &env).unwrap_err();
+        assert!(
+            e.contains("MINYI_SMS_PROVIDER") && e.contains("carrier"),
+            "{e}"
+        );
     }
 }

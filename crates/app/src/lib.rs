@@ -14,6 +14,7 @@ pub mod geo;
 pub mod handling;
 pub mod intake;
 pub mod keys;
+pub mod notify;
 pub mod overview;
 pub mod privacy;
 pub mod scoped;

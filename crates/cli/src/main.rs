@@ -221,7 +221,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let addr = listener.local_addr()?;
             println!("minyi is serving {} at http://{addr}/", app.store.url());
             println!("Open http://{addr}/ in a browser and sign in.");
-            minyi_web::serve(app, listener).await?;
+            // The SMS outbox sender runs beside the server and stops with it.
+            let (stop_outbox, outbox_stop) = tokio::sync::watch::channel(false);
+            let outbox = tokio::spawn(minyi_app::notify::run_outbox(app.clone(), outbox_stop));
+            let served = minyi_web::serve(app, listener).await;
+            let _ = stop_outbox.send(true);
+            let _ = outbox.await;
+            served?;
             Ok(())
         }
         Command::Demo { seed } => {

@@ -313,6 +313,16 @@ pub fn table() -> Vec<(Route, MethodRouter<AppState>)> {
             T::None,
             post(pages::api::submit),
         ),
+        limited(
+            r(
+                M::POST,
+                "/sms/inbound",
+                Key(KeyPurpose::Sms),
+                T::None,
+                post(pages::sms::inbound),
+            ),
+            Limit::Intake,
+        ),
         // Open311 GeoReport v2: each path names its format by extension (`.xml`, `.json`).
         r(
             M::GET,

@@ -11,6 +11,7 @@ pub mod map;
 pub mod open311;
 pub mod places;
 pub mod public;
+pub mod sms;
 pub mod staff;
 
 use axum::extract::{Request, State};

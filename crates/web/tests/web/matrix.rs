@@ -447,6 +447,15 @@ async fn request(
             ))
             .unwrap();
     }
+    if r.path == "/sms/inbound" {
+        return b
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                serde_json::json!({"from": "13800138000", "text": "矩阵测试：噪音扰民", "message_id": format!("m{n}")})
+                    .to_string(),
+            ))
+            .unwrap();
+    }
     if r.path == "/open311/v2/requests.{format}" {
         let form = crate::form_encode(&[
             ("service_code", "other"),
