@@ -233,8 +233,12 @@ impl Store {
                 },
             };
             let id: i64 = sqlx::query(
+                // The coordinates are always bound as numbers with a flag beside them: a
+                // NULL bound first would fix the prepared statement's parameter type to
+                // something PostgreSQL then refuses a later number for.
                 "INSERT INTO areas (code, kind, name, parent_id, station_id, population, lon, lat, synthetic) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                 VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $10 = 1 THEN $7 ELSE NULL END, \
+                 CASE WHEN $10 = 1 THEN $8 ELSE NULL END, $9) RETURNING id",
             )
             .bind(a.code.to_string())
             .bind(a.kind.code())
@@ -242,9 +246,10 @@ impl Store {
             .bind(parent_id)
             .bind(station_id)
             .bind(a.population as i64)
-            .bind(a.centre.map(|c| c.lon))
-            .bind(a.centre.map(|c| c.lat))
+            .bind(a.centre.map_or(0.0, |c| c.lon))
+            .bind(a.centre.map_or(0.0, |c| c.lat))
             .bind(a.synthetic as i64)
+            .bind(i64::from(a.centre.is_some()))
             .fetch_one(&mut *tx)
             .await?
             .try_get(0)?;

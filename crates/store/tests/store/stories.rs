@@ -195,6 +195,31 @@ pub async fn unit_and_area_trees(store: &Store, _db: &TestDb) {
     assert_eq!(village.kind, AreaKind::Village);
     assert_eq!(village.lon, Some(99.16));
     assert!(village.synthetic);
+    // An area without a centre, then one with: the coordinates bind the same way both times.
+    let plain = NewArea {
+        code: code("A-9"),
+        kind: AreaKind::Township,
+        name: "无中心点".into(),
+        parent: Some(code("A")),
+        station: Some(code("C-1-S1")),
+        population: 10,
+        centre: None,
+        synthetic: true,
+    };
+    let placed = NewArea {
+        code: code("A-10"),
+        centre: Some(GeoPoint::parse(99.2, 25.1).unwrap()),
+        ..plain.clone()
+    };
+    store.insert_areas(&[plain]).await.unwrap();
+    store.insert_areas(&[placed]).await.unwrap();
+    let areas = store.areas().await.unwrap();
+    let find = |c: &str| areas.iter().find(|a| a.code.as_str() == c).unwrap().clone();
+    assert_eq!((find("A-9").lon, find("A-9").lat), (None, None));
+    assert_eq!(
+        (find("A-10").lon, find("A-10").lat),
+        (Some(99.2), Some(25.1))
+    );
 }
 
 pub async fn tree_errors_change_nothing(store: &Store, _db: &TestDb) {
