@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod geo;
 pub mod handling;
+pub mod import;
 pub mod intake;
 pub mod keys;
 pub mod notify;

@@ -34,6 +34,7 @@ macro_rules! conformance {
 
 mod dashboard;
 mod geometry;
+mod import;
 mod outbox;
 mod security;
 mod stories;

@@ -211,8 +211,7 @@ pub async fn unit_and_area_trees(store: &Store, _db: &TestDb) {
         centre: Some(GeoPoint::parse(99.2, 25.1).unwrap()),
         ..plain.clone()
     };
-    store.insert_areas(&[plain]).await.unwrap();
-    store.insert_areas(&[placed]).await.unwrap();
+    store.insert_areas(&[plain, placed]).await.unwrap();
     let areas = store.areas().await.unwrap();
     let find = |c: &str| areas.iter().find(|a| a.code.as_str() == c).unwrap().clone();
     assert_eq!((find("A-9").lon, find("A-9").lat), (None, None));
