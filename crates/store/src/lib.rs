@@ -21,8 +21,8 @@ mod org;
 mod outbox;
 mod records;
 pub mod testing;
-mod watch;
 mod url;
+mod watch;
 
 pub use accounts::{AccountRow, ApiKeyRow, NewAccount, NewApiKey, SessionRow};
 pub use audit::{AUDIT_GENESIS, AuditRow, NewAudit};

@@ -365,8 +365,15 @@ impl Store {
         at: DateTime<Utc>,
         detail: Option<&str>,
     ) -> Result<OpinionState> {
-        self.apply_to_opinion(id, Step::Transition(action), actor, at, detail, &Changes::default())
-            .await
+        self.apply_to_opinion(
+            id,
+            Step::Transition(action),
+            actor,
+            at,
+            detail,
+            &Changes::default(),
+        )
+        .await
     }
 
     /// One step in a matter's life, written with its event in one transaction: a state

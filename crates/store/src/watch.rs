@@ -38,7 +38,11 @@ impl Store {
              ORDER BY due_at, id LIMIT $2",
             SELECT.replacen(
                 " FROM opinions",
-                &format!(", {} AS reminded, {} AS marked FROM opinions", marks("remind"), marks("overdue")),
+                &format!(
+                    ", {} AS reminded, {} AS marked FROM opinions",
+                    marks("remind"),
+                    marks("overdue")
+                ),
                 1
             )
         );
