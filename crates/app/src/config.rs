@@ -54,6 +54,12 @@ pub struct FileConfig {
     pub sms_gateway_token: Option<String>,
     /// zh-CN message templates by code (`received`, `answered`), with `{code}` and `{due}`.
     pub sms_templates: Option<std::collections::BTreeMap<String, String>>,
+    /// Deadline watch: remind this many hours before a deadline.
+    pub remind_hours: Option<i64>,
+    /// Deadline watch: escalate to the county bureau this many working days late.
+    pub escalate_county_after_working_days: Option<u32>,
+    /// Deadline watch: escalate to the city bureau this many working days late.
+    pub escalate_city_after_working_days: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +71,7 @@ pub struct Config {
     pub log: String,
     pub security: SecurityConfig,
     pub sms: SmsConfig,
+    pub watch: crate::watch::WatchRules,
 }
 
 /// A secret from the environment: usable, never printed.
@@ -243,6 +250,7 @@ impl Config {
             log: "info".into(),
             security: SecurityConfig::default(),
             sms: SmsConfig::default(),
+            watch: crate::watch::WatchRules::default(),
         }
     }
 
@@ -385,6 +393,25 @@ impl Config {
             minyi_core::org::check_name("bureau_name", &v).map_err(|e| err(e.to_string()))?;
             sec.bureau_name = v.trim().to_owned();
         }
+        if let Some(v) = file.remind_hours {
+            self.watch.remind_hours = in_range("remind_hours", v, 0, 24 * 14).map_err(err)?;
+        }
+        if let Some(v) = file.escalate_county_after_working_days {
+            self.watch.county_after_working_days =
+                in_range("escalate_county_after_working_days", i64::from(v), 0, 60).map_err(err)?
+                    as u32;
+        }
+        if let Some(v) = file.escalate_city_after_working_days {
+            self.watch.city_after_working_days =
+                in_range("escalate_city_after_working_days", i64::from(v), 0, 60).map_err(err)?
+                    as u32;
+        }
+        if self.watch.city_after_working_days < self.watch.county_after_working_days {
+            return Err(err(format!(
+                "escalate_city_after_working_days ({}) must not be less than escalate_county_after_working_days ({})",
+                self.watch.city_after_working_days, self.watch.county_after_working_days
+            )));
+        }
         let sms = &mut self.sms;
         if let Some(v) = file.sms_provider {
             sms.set_provider(&v).map_err(err)?;
@@ -458,6 +485,41 @@ mod tests {
             Config::load(dir.clone(), None, &env).unwrap().listen.port(),
             9100
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn watch_thresholds_are_read_and_checked() {
+        let dir = std::env::temp_dir().join(format!("minyi-config-watch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join(CONFIG_FILE),
+            "remind_hours = 12\nescalate_county_after_working_days = 1\nescalate_city_after_working_days = 3\n",
+        )
+        .unwrap();
+        let c = Config::load(dir.clone(), None, &no_env).unwrap();
+        assert_eq!(
+            (
+                c.watch.remind_hours,
+                c.watch.county_after_working_days,
+                c.watch.city_after_working_days
+            ),
+            (12, 1, 3)
+        );
+        std::fs::write(
+            dir.join(CONFIG_FILE),
+            "escalate_county_after_working_days = 4\nescalate_city_after_working_days = 2\n",
+        )
+        .unwrap();
+        let e = Config::load(dir.clone(), None, &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("escalate_city_after_working_days"), "{e}");
+        std::fs::write(dir.join(CONFIG_FILE), "remind_hours = -1\n").unwrap();
+        let e = Config::load(dir.clone(), None, &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("remind_hours"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

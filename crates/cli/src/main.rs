@@ -224,9 +224,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // The SMS outbox sender runs beside the server and stops with it.
             let (stop_outbox, outbox_stop) = tokio::sync::watch::channel(false);
             let outbox = tokio::spawn(minyi_app::notify::run_outbox(app.clone(), outbox_stop));
+            // So does the deadline watch: reminders, overdue marks, escalation.
+            let mut watch_stop = stop_outbox.subscribe();
+            let watch = tokio::spawn(minyi_app::watch::run_forever(
+                app.clone(),
+                app.config.watch,
+                std::time::Duration::from_secs(60),
+                async move {
+                    let _ = watch_stop.changed().await;
+                },
+            ));
             let served = minyi_web::serve(app, listener).await;
             let _ = stop_outbox.send(true);
             let _ = outbox.await;
+            let _ = watch.await;
             served?;
             Ok(())
         }
