@@ -393,6 +393,36 @@ fn xlsx_imports_the_same_rows() {
     check_second_run(&import(&dir, &url, &file, &[]));
     assert_eq!(counts(&url), (GOOD as i64, 2, GOOD as i64));
 
+    // Exports hold times as date cells: read as the Shanghai wall time they show.
+    let dates = dir.join("dates.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "text").unwrap();
+    sheet.write_string(0, 1, "received_at").unwrap();
+    sheet.write_string(1, 0, "日期单元格").unwrap();
+    let when = rust_xlsxwriter::ExcelDateTime::from_ymd(2026, 5, 1)
+        .unwrap()
+        .and_hms(8, 30, 0)
+        .unwrap();
+    let format = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd hh:mm");
+    sheet
+        .write_datetime_with_format(1, 1, &when, &format)
+        .unwrap();
+    book.save(&dates).unwrap();
+    let out = import(&dir, &url, &dates, &["--channel", "visit"]);
+    assert!(
+        stdout(&out).contains("imported 1 opinions"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        block_on(count(
+            &url,
+            "SELECT COUNT(*) FROM opinions WHERE text = '日期单元格' AND received_at = 1777595400000"
+        )),
+        1
+    );
+
     // The CSV of the same rows is the same opinions: nothing new.
     let csv = dir.join("export.csv");
     write_csv(&csv);
