@@ -117,12 +117,18 @@ pub async fn submit(app: &App, s: Submission, actor: &str, now: DateTime<Utc>) -
                     &format!("channel={}", s.channel.code()),
                 )
                 .await?;
-                return Ok(Receipt {
+                let receipt = Receipt {
                     id,
                     tracking_code: code,
                     due_at: Some(due_at),
                     repeated: false,
-                });
+                };
+                // A resident who left a phone number hears that it was received (once per
+                // matter: the outbox deduplicates).
+                if let Some(phone) = &s.contact.phone {
+                    crate::notify::enqueue_received(app, &receipt, phone, now).await?;
+                }
+                return Ok(receipt);
             }
             InsertOutcome::Existing(id) => {
                 let o = app.store.opinion(id).await?.ok_or(AppError::NotFound)?;

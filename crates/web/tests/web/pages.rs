@@ -61,10 +61,16 @@ async fn list_story(db: TestDb) {
 
     // The queue: the account's unit's open matters, due soonest first.
     let r = c.get("/queue").await;
-    assert_eq!(r.location(), Some("/units/BS/opinions?open=1&sort=due&dir=asc"));
+    assert_eq!(
+        r.location(),
+        Some("/units/BS/opinions?open=1&sort=due&dir=asc")
+    );
     let r = c.get("/units/BS/opinions?open=1&sort=due&dir=asc").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(!r.body.contains("<td>已办结</td>"), "closed matters are not queued");
+    assert!(
+        !r.body.contains("<td>已办结</td>"),
+        "closed matters are not queued"
+    );
 
     // The same rows as a workbook.
     let r = c.get("/units/BS/opinions?state=closed&format=xlsx").await;
@@ -404,5 +410,43 @@ async fn handling_through_the_pages() {
     let r = resident.get(r.location().unwrap()).await;
     assert!(r.body.contains("谢谢您的评价") && r.body.contains("data-state=\"closed\""));
     assert!(!r.body.contains("/track/verdict"), "rated once");
+    db.drop_db().await;
+}
+
+/// A resident who leaves a phone number on the form is sent the "received" notice: one
+/// message in the outbox, addressed by ciphertext, naming the tracking code — and a double
+/// submit of the same form sends nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_form_notifies_a_resident_who_left_a_number() {
+    let db = TestDb::sqlite();
+    let app = app_with_demo(&db).await;
+    let router = minyi_web::router(app.clone());
+    let mut resident = Client::from(router, "198.51.100.30:1");
+    let csrf = resident.get("/report").await.csrf().unwrap();
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("text", "楼下夜市太吵"),
+        ("phone", "13955556666"),
+        ("submission", "notify-1"),
+    ];
+    let first = resident.post_form("/report", &fields).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let again = resident.post_form("/report", &fields).await;
+    assert_eq!(
+        again.status,
+        StatusCode::OK,
+        "the same submission is the same matter"
+    );
+    let queued = app
+        .store
+        .claim_outbox(chrono::Utc::now(), chrono::Duration::minutes(5), 10)
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    let m = &queued[0];
+    assert_eq!(m.template, "received");
+    let i = first.body.find("data-tracking-code>").unwrap() + "data-tracking-code>".len();
+    assert!(m.body.contains(&first.body[i..i + 11]), "{}", m.body);
+    assert!(!m.recipient_enc.contains("13955556666") && !m.body.contains("13955556666"));
     db.drop_db().await;
 }
