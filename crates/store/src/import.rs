@@ -16,7 +16,7 @@ use crate::bulk::{add, args_for, chunk_rows, insert_sql};
 use crate::contacts::{NewContact, insert_contact_in};
 use crate::error::Result;
 use crate::opinions::InsertOutcome;
-use crate::{Backend, Store, ms};
+use crate::{Backend, Store};
 
 /// One imported opinion and the resident's contact, if the file named one.
 #[derive(Clone)]
@@ -35,53 +35,20 @@ impl std::fmt::Debug for ImportItem {
     }
 }
 
-/// The opinion columns, as in `opinions.rs`, plus the contact the row points at.
-const COLS: &[&str] = &[
-    "tracking_code",
-    "client_key",
-    "channel",
-    "text",
-    "category",
-    "sentiment",
-    "urgency",
-    "department",
-    "area_id",
-    "unit_id",
-    "department_id",
-    "state",
-    "escalation",
-    "key_opinion",
-    "received_at",
-    "due_at",
-    "closed_at",
-    "verdict",
-    "synthetic",
-    "contact_id",
-];
+/// The opinion columns of `opinions.rs`, plus the contact the row points at.
+fn cols() -> Vec<&'static str> {
+    crate::opinions::COLS
+        .iter()
+        .copied()
+        .chain(["contact_id"])
+        .collect()
+}
 
 fn bind(
     (o, contact_id): &(&NewOpinion, Option<i64>),
     a: &mut AnyArguments,
 ) -> std::result::Result<(), sqlx::error::BoxDynError> {
-    add(a, o.tracking_code.as_str().to_owned())?;
-    add(a, o.client_key.clone())?;
-    add(a, o.channel.code())?;
-    add(a, o.text.as_str().to_owned())?;
-    add(a, o.category.code())?;
-    add(a, o.sentiment.code())?;
-    add(a, o.urgency.code())?;
-    add(a, o.department.map(|d| d.code()))?;
-    add(a, o.area_id)?;
-    add(a, o.unit_id)?;
-    add(a, o.department_id)?;
-    add(a, o.state.code())?;
-    add(a, o.escalation.code())?;
-    add(a, o.key_opinion as i64)?;
-    add(a, ms(o.received_at))?;
-    add(a, o.due_at.map(ms))?;
-    add(a, o.closed_at.map(ms))?;
-    add(a, o.verdict.map(|v| v.code()))?;
-    add(a, o.synthetic as i64)?;
+    crate::opinions::bind(o, a)?;
     add(a, *contact_id)
 }
 
@@ -197,11 +164,11 @@ impl Store {
         let mut events: Vec<NewEvent> = Vec::with_capacity(rows.len());
         let mut orphans: Vec<i64> = Vec::new();
         let mut done = 0;
-        for chunk in rows.chunks(chunk_rows(COLS.len())) {
+        for chunk in rows.chunks(chunk_rows(cols().len())) {
             let sql = insert_sql(
                 backend,
                 "opinions",
-                COLS,
+                &cols(),
                 chunk.len(),
                 "ON CONFLICT DO NOTHING RETURNING id, tracking_code",
             );

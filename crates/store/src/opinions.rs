@@ -54,7 +54,7 @@ pub struct OpinionRow {
     pub contact_id: Option<i64>,
 }
 
-const COLS: &[&str] = &[
+pub(crate) const COLS: &[&str] = &[
     "tracking_code",
     "client_key",
     "channel",
@@ -80,7 +80,10 @@ pub(crate) const SELECT: &str = "SELECT id, tracking_code, channel, text, catego
      unit_id, department_id, state, escalation, key_opinion, received_at, due_at, closed_at, verdict, merged_into, \
      synthetic, contact_id FROM opinions";
 
-fn bind(o: &NewOpinion, a: &mut AnyArguments) -> std::result::Result<(), sqlx::error::BoxDynError> {
+pub(crate) fn bind(
+    o: &NewOpinion,
+    a: &mut AnyArguments,
+) -> std::result::Result<(), sqlx::error::BoxDynError> {
     add(a, o.tracking_code.as_str().to_owned())?;
     add(a, o.client_key.clone())?;
     add(a, o.channel.code())?;
