@@ -51,28 +51,66 @@ async fn state_of(app: &minyi_app::App, code: &str) -> minyi_store::OpinionRow {
         .unwrap()
 }
 
-async fn closed_loop(db: TestDb) {
-    let app = super::app_for(&db).await;
+/// The small demo city, every demo account signed in, and the code of the demo station.
+async fn demo_with_accounts(
+    db: &TestDb,
+    now: DateTime<Utc>,
+) -> (minyi_app::App, Vec<Principal>, String) {
+    let app = super::app_for(db).await;
     minyi_app::demo::load(&app, 3, super::small(), &|_| {})
         .await
         .unwrap();
-    let t0 = shanghai(2026, 9, 29, 9, 0);
-    let ps = signed_in(&app, t0).await;
-    let (county, station, leader) = (
-        who(&ps, "demo_county"),
-        who(&ps, "demo_station"),
-        who(&ps, "demo_leader"),
-    );
+    let ps = signed_in(&app, now).await;
+    let station = who(&ps, "demo_station").unit_id;
     let station_code = app
         .store
         .units()
         .await
         .unwrap()
         .into_iter()
-        .find(|u| u.id == station.unit_id)
+        .find(|u| u.id == station)
         .unwrap()
         .code
         .to_string();
+    (app, ps, station_code)
+}
+
+/// A new matter from a resident, received at `at`.
+async fn received(
+    app: &minyi_app::App,
+    channel: Channel,
+    text: &str,
+    category: Category,
+    area_code: Option<String>,
+    at: DateTime<Utc>,
+) -> String {
+    let receipt = submit(
+        app,
+        Submission {
+            channel,
+            text: OpinionText::parse(text).unwrap(),
+            category: Some(category),
+            area_code,
+            client_key: None,
+            contact: Default::default(),
+            limit_to_units: None,
+        },
+        "resident",
+        at,
+    )
+    .await
+    .unwrap();
+    receipt.tracking_code.to_string()
+}
+
+async fn closed_loop(db: TestDb) {
+    let t0 = shanghai(2026, 9, 29, 9, 0);
+    let (app, ps, station_code) = demo_with_accounts(&db, t0).await;
+    let (county, station, leader) = (
+        who(&ps, "demo_county"),
+        who(&ps, "demo_station"),
+        who(&ps, "demo_leader"),
+    );
     let area = app
         .store
         .areas()
@@ -81,23 +119,15 @@ async fn closed_loop(db: TestDb) {
         .into_iter()
         .find(|a| a.station_id == Some(station.unit_id))
         .unwrap();
-    let receipt = submit(
+    let code = received(
         &app,
-        Submission {
-            channel: Channel::WebForm,
-            text: OpinionText::parse("小区门口路灯坏了一个月，晚上很黑").unwrap(),
-            category: Some(Category::PublicOrder),
-            area_code: Some(area.code.to_string()),
-            client_key: None,
-            contact: Default::default(),
-            limit_to_units: None,
-        },
-        "resident",
+        Channel::WebForm,
+        "小区门口路灯坏了一个月，晚上很黑",
+        Category::PublicOrder,
+        Some(area.code.to_string()),
         t0,
     )
-    .await
-    .unwrap();
-    let code = receipt.tracking_code.to_string();
+    .await;
     let ok = |r: Result<Result<OpinionState, Refusal>, minyi_app::AppError>| match r {
         Ok(Ok(s)) => s,
         other => panic!("expected success, got {other:?}"),
@@ -382,41 +412,18 @@ async fn closed_loop_across_national_day_postgres() {
 /// make-up Saturday, the city two working days later; every mark is written once.
 async fn watch_story(db: TestDb) {
     use minyi_app::watch::{WatchReport, WatchRules, run_once};
-    let app = super::app_for(&db).await;
-    minyi_app::demo::load(&app, 3, super::small(), &|_| {})
-        .await
-        .unwrap();
-    // Start from a clean slate: the demo's own open matters would be watched too.
     let t0 = shanghai(2026, 9, 29, 9, 0);
-    let ps = signed_in(&app, t0).await;
-    let (county, station) = (who(&ps, "demo_county"), who(&ps, "demo_station"));
-    let station_code = app
-        .store
-        .units()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|u| u.id == station.unit_id)
-        .unwrap()
-        .code
-        .to_string();
-    let receipt = submit(
+    let (app, ps, station_code) = demo_with_accounts(&db, t0).await;
+    let station = who(&ps, "demo_station");
+    let code = received(
         &app,
-        Submission {
-            channel: Channel::Hotline,
-            text: OpinionText::parse("咨询户口迁移需要哪些材料").unwrap(),
-            category: Some(Category::Household),
-            area_code: None,
-            client_key: None,
-            contact: Default::default(),
-            limit_to_units: None,
-        },
-        "resident",
+        Channel::Hotline,
+        "咨询户口迁移需要哪些材料",
+        Category::Household,
+        None,
         t0,
     )
-    .await
-    .unwrap();
-    let code = receipt.tracking_code.to_string();
+    .await;
     act(
         &app,
         who(&ps, "demo_city"),
@@ -456,7 +463,6 @@ async fn watch_story(db: TestDb) {
     .unwrap();
     let o = state_of(&app, &code).await;
     assert_eq!(o.due_at, Some(end_of(2026, 9, 30)));
-    let _ = county;
     let rules = WatchRules::default();
     let mine = |app: &minyi_app::App| {
         let app = app.clone();
