@@ -22,6 +22,7 @@ pub struct Principal {
     pub role: Role,
     pub unit_id: i64,
     pub unit_name: String,
+    pub unit_code: String,
     pub scope: Arc<Scope>,
     /// Scoped at the root of the unit tree: sees unrouted matters and city-wide figures.
     pub scope_is_city: bool,
@@ -103,13 +104,12 @@ async fn scope_of(app: &App, unit_id: i64) -> Result<(Arc<Scope>, bool)> {
 
 async fn principal_of(app: &App, a: &AccountRow) -> Result<Principal> {
     let (scope, scope_is_city) = scope_of(app, a.unit_id).await?;
-    let unit_name = app
+    // This runs on every signed-in request: one row, not the whole unit table.
+    let (unit_name, unit_code) = app
         .store
-        .units()
+        .unit(a.unit_id)
         .await?
-        .into_iter()
-        .find(|u| u.id == a.unit_id)
-        .map(|u| u.name)
+        .map(|u| (u.name, u.code.to_string()))
         .unwrap_or_default();
     Ok(Principal {
         account_id: a.id,
@@ -118,6 +118,7 @@ async fn principal_of(app: &App, a: &AccountRow) -> Result<Principal> {
         role: a.role,
         unit_id: a.unit_id,
         unit_name,
+        unit_code,
         scope,
         scope_is_city,
         must_change_password: a.must_change_password,
@@ -139,10 +140,7 @@ pub async fn sign_in(
         if let Some(refusal) = ghost_throttle(&username, now) {
             return Ok(Err(refusal));
         }
-        let pw = password.to_owned();
-        let _ =
-            tokio::task::spawn_blocking(move || minyi_vault::verify_password(&pw, dummy_hash()))
-                .await;
+        let _ = verify_password(password, dummy_hash()).await;
         let lock = ghost_failure(&username, now);
         record(
             app,
@@ -167,11 +165,7 @@ pub async fn sign_in(
     ) {
         return Ok(Err(refusal));
     }
-    let phc = account.password_hash.clone();
-    let pw = password.to_owned();
-    let ok = tokio::task::spawn_blocking(move || minyi_vault::verify_password(&pw, &phc))
-        .await
-        .unwrap_or(false);
+    let ok = verify_password(password, &account.password_hash).await;
     if !ok || account.disabled {
         let failures = account.failed_logins + 1;
         let lock = (failures >= LOCK_AFTER_FAILURES).then(|| now + Duration::minutes(LOCK_MINUTES));
@@ -283,6 +277,22 @@ fn ghost_failure(name: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 
 fn idle(app: &App) -> Duration {
     Duration::minutes(app.config.security.session_idle_minutes)
+}
+
+/// argon2id is deliberately slow: hash and verify off the async threads.
+async fn hash_password(password: &str) -> Result<String> {
+    let pw = password.to_owned();
+    tokio::task::spawn_blocking(move || minyi_vault::hash_password(&pw))
+        .await
+        .map_err(|e| AppError::Refused(format!("password hashing failed: {e}")))?
+        .map_err(|e| AppError::Refused(e.to_string()))
+}
+
+async fn verify_password(password: &str, phc: &str) -> bool {
+    let (pw, phc) = (password.to_owned(), phc.to_owned());
+    tokio::task::spawn_blocking(move || minyi_vault::verify_password(&pw, &phc))
+        .await
+        .unwrap_or(false)
 }
 
 fn dummy_hash() -> &'static str {
@@ -447,11 +457,7 @@ pub async fn create_account(
             "display name must be 1–60 characters".into(),
         ));
     }
-    let pw = password.to_owned();
-    let password_hash = tokio::task::spawn_blocking(move || minyi_vault::hash_password(&pw))
-        .await
-        .map_err(|e| AppError::Refused(format!("password hashing failed: {e}")))?
-        .map_err(|e| AppError::Refused(e.to_string()))?;
+    let password_hash = hash_password(password).await?;
     let id = app
         .store
         .insert_account(
@@ -535,11 +541,7 @@ pub async fn reset_password(
 ) -> Result<String> {
     let a = managed_account(app, &by, username).await?;
     let password = random_password();
-    let pw = password.clone();
-    let hash = tokio::task::spawn_blocking(move || minyi_vault::hash_password(&pw))
-        .await
-        .map_err(|e| AppError::Refused(format!("password hashing failed: {e}")))?
-        .map_err(|e| AppError::Refused(e.to_string()))?;
+    let hash = hash_password(&password).await?;
     app.store.set_password(a.id, &hash, true).await?;
     app.store.delete_sessions_of(a.id).await?;
     record(
@@ -565,11 +567,7 @@ pub async fn change_own_password(
     let Some(a) = app.store.account(who.account_id).await? else {
         return Err(AppError::NotFound);
     };
-    let (phc, cur) = (a.password_hash.clone(), current.to_owned());
-    let ok = tokio::task::spawn_blocking(move || minyi_vault::verify_password(&cur, &phc))
-        .await
-        .unwrap_or(false);
-    if !ok {
+    if !verify_password(current, &a.password_hash).await {
         return Ok(Err("password_current_wrong"));
     }
     if let Err(k) = check_password_strength(new) {
@@ -578,11 +576,7 @@ pub async fn change_own_password(
     if new == current {
         return Ok(Err("password_unchanged"));
     }
-    let pw = new.to_owned();
-    let hash = tokio::task::spawn_blocking(move || minyi_vault::hash_password(&pw))
-        .await
-        .map_err(|e| AppError::Refused(format!("password hashing failed: {e}")))?
-        .map_err(|e| AppError::Refused(e.to_string()))?;
+    let hash = hash_password(new).await?;
     app.store.set_password(a.id, &hash, false).await?;
     record(
         app,

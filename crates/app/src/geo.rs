@@ -289,6 +289,7 @@ mod tests {
             role: Role::StationStaff,
             unit_id: u.id,
             unit_name: u.name,
+            unit_code: u.code.to_string(),
             scope: Arc::new(Scope::subtree(u.id, &tree)),
             scope_is_city: unit == "C",
             must_change_password: false,

@@ -54,10 +54,8 @@ pub async fn submit(app: &App, s: Submission, actor: &str, now: DateTime<Utc>) -
         None => None,
         Some(code) => Some(
             app.store
-                .areas()
+                .area_by_code(code)
                 .await?
-                .into_iter()
-                .find(|a| a.code.as_str() == code)
                 .ok_or_else(|| AppError::Invalid(format!("unknown area `{code}`")))?,
         ),
     };

@@ -136,7 +136,7 @@ pub async fn opinion(app: &App, p: &Principal, code: &str) -> Result<OpinionView
         None => None,
     };
     let unit = match o.unit_id {
-        Some(id) => app.store.units().await?.into_iter().find(|u| u.id == id),
+        Some(id) => app.store.unit(id).await?,
         None => None,
     };
     let events = app.store.events_of(SubjectKind::Opinion, o.id).await?;
@@ -233,7 +233,7 @@ pub async fn area(app: &App, p: &Principal, code: &str, now: DateTime<Utc>) -> R
         .collect();
     children.sort_by(|a, b| a.code.as_str().cmp(b.code.as_str()));
     let station = match area.station_id.filter(|s| p.scope.contains(*s)) {
-        Some(s) => app.store.units().await?.into_iter().find(|u| u.id == s),
+        Some(s) => app.store.unit(s).await?,
         None => None,
     };
     let officers = match &station {

@@ -178,6 +178,28 @@ impl Store {
             .transpose()
     }
 
+    pub async fn unit(&self, id: i64) -> Result<Option<UnitRow>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {UNIT_COLS} FROM units WHERE id = $1"));
+        sqlx::query(sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(unit_row)
+            .transpose()
+    }
+
+    pub async fn area_by_code(&self, code: &str) -> Result<Option<AreaRow>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {AREA_COLS} FROM areas WHERE code = $1"));
+        sqlx::query(sql)
+            .bind(code.to_owned())
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(area_row)
+            .transpose()
+    }
+
     /// Inserts areas in order; a parent and a responsible station must exist already
     /// (or, for parents, come earlier in the slice).
     pub async fn insert_areas(&self, areas: &[NewArea]) -> Result<Vec<i64>> {

@@ -287,6 +287,7 @@ async fn dashboard_timing() {
             role,
             unit_id: unit.id,
             unit_name: unit.name.clone(),
+            unit_code: unit.code.to_string(),
             scope: std::sync::Arc::new(Scope::subtree(unit.id, &tree)),
             scope_is_city: unit.parent_id.is_none(),
             must_change_password: false,

@@ -56,22 +56,14 @@ fn top_series(series: &[Series], other_label: &str) -> Vec<(String, Vec<f64>, Op
     out
 }
 
-pub async fn home(State(app): State<App>, Extension(ctx): Extension<Ctx>) -> Response {
+pub async fn home(Extension(ctx): Extension<Ctx>) -> Response {
     let lang = ctx.lang;
     let p = match ctx.principal() {
         Ok(p) => p.clone(),
         Err(r) => return r,
     };
     if p.may(Permission::ViewOpinions) {
-        match app.store.units().await {
-            Ok(us) => {
-                if let Some(u) = us.into_iter().find(|u| u.id == p.unit_id) {
-                    return Redirect::to(&format!("/dashboard/{}", url_encode(u.code.as_str())))
-                        .into_response();
-                }
-            }
-            Err(e) => return respond::app_error(&ctx, e.into()),
-        }
+        return Redirect::to(&format!("/dashboard/{}", url_encode(&p.unit_code))).into_response();
     }
     let body = format!(
         "<h2>{}</h2><p>{}</p>",

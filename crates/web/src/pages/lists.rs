@@ -461,20 +461,13 @@ fn xlsx(
 }
 
 /// The account's queue: its unit's open matters, due soonest first.
-pub async fn queue(State(app): State<App>, Extension(ctx): Extension<Ctx>) -> Response {
-    let p = match ctx.principal() {
-        Ok(p) => p.clone(),
-        Err(r) => return r,
-    };
-    match app.store.units().await {
-        Ok(us) => match us.into_iter().find(|u| u.id == p.unit_id) {
-            Some(u) => axum::response::Redirect::to(&format!(
-                "/units/{}/opinions?open=1&sort=due&dir=asc",
-                url_encode(u.code.as_str())
-            ))
-            .into_response(),
-            None => respond::status_page(&ctx, StatusCode::NOT_FOUND, "not_found"),
-        },
-        Err(e) => respond::app_error(&ctx, e.into()),
+pub async fn queue(Extension(ctx): Extension<Ctx>) -> Response {
+    match ctx.principal() {
+        Ok(p) => axum::response::Redirect::to(&format!(
+            "/units/{}/opinions?open=1&sort=due&dir=asc",
+            url_encode(&p.unit_code)
+        ))
+        .into_response(),
+        Err(r) => r,
     }
 }

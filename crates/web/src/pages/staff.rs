@@ -31,15 +31,7 @@ pub async fn own_unit(State(app): State<App>, Extension(ctx): Extension<Ctx>) ->
         Ok(p) => p.clone(),
         Err(r) => return r,
     };
-    let code = match app.store.units().await {
-        Ok(us) => us
-            .into_iter()
-            .find(|u| u.id == p.unit_id)
-            .map(|u| u.code.to_string())
-            .unwrap_or_default(),
-        Err(e) => return respond::app_error(&ctx, e.into()),
-    };
-    render_unit(&app, &ctx, &code).await
+    render_unit(&app, &ctx, &p.unit_code).await
 }
 
 pub async fn unit(
