@@ -411,7 +411,7 @@ async fn closed_loop_across_national_day_postgres() {
 /// working day on 8 October (a week of holiday does not count), reaches the county on the
 /// make-up Saturday, the city two working days later; every mark is written once.
 async fn watch_story(db: TestDb) {
-    use minyi_app::watch::{WatchReport, WatchRules, run_once};
+    use minyi_app::watch::{WatchRules, run_once};
     let t0 = shanghai(2026, 9, 29, 9, 0);
     let (app, ps, station_code) = demo_with_accounts(&db, t0).await;
     let station = who(&ps, "demo_station");
@@ -526,7 +526,6 @@ async fn watch_story(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(mine(&app).await.1.len(), 4);
-    let _ = WatchReport::default();
     db.drop_db().await;
 }
 

@@ -34,6 +34,30 @@ pub fn opinion_rows(lang: crate::i18n::Lang, rows: &[minyi_store::OpinionRow]) -
     body
 }
 
+/// A heading and the areas as links, or nothing when there are none.
+pub fn area_links(
+    lang: crate::i18n::Lang,
+    heading_key: &str,
+    areas: &[minyi_store::AreaRow],
+) -> String {
+    if areas.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "<h3>{}</h3><ul class=\"columns\">",
+        esc(t(lang, heading_key))
+    );
+    for a in areas {
+        out.push_str(&format!(
+            "<li><a href=\"/areas/{}\">{}</a></li>",
+            esc(a.code.as_str()),
+            esc(&a.name)
+        ));
+    }
+    out.push_str("</ul>");
+    out
+}
+
 pub fn officer_card(lang: crate::i18n::Lang, o: &minyi_store::OfficerRow) -> String {
     format!(
         "<li class=\"card\"><a href=\"/officers/{}\">{}</a> · {}{}</li>",
@@ -118,20 +142,7 @@ pub async fn area(
         }
         None => body.push_str(&format!("<p>{}</p>", esc(t(lang, "area_no_station")))),
     }
-    if !v.children.is_empty() {
-        body.push_str(&format!(
-            "<h3>{}</h3><ul class=\"columns\">",
-            esc(t(lang, "area_children"))
-        ));
-        for c in &v.children {
-            body.push_str(&format!(
-                "<li><a href=\"/areas/{}\">{}</a></li>",
-                esc(c.code.as_str()),
-                esc(&c.name)
-            ));
-        }
-        body.push_str("</ul>");
-    }
+    body.push_str(&area_links(lang, "area_children", &v.children));
     body.push_str(&format!(
         "<h3>{}</h3>",
         esc(t(lang, "unit_recent_opinions"))
@@ -176,20 +187,7 @@ pub async fn officer(
         ));
     }
     body.push_str("</dl>");
-    if !v.areas.is_empty() {
-        body.push_str(&format!(
-            "<h3>{}</h3><ul class=\"columns\">",
-            esc(t(lang, "officer_areas"))
-        ));
-        for a in &v.areas {
-            body.push_str(&format!(
-                "<li><a href=\"/areas/{}\">{}</a></li>",
-                esc(a.code.as_str()),
-                esc(&a.name)
-            ));
-        }
-        body.push_str("</ul>");
-    }
+    body.push_str(&area_links(lang, "officer_areas", &v.areas));
     if !v.colleagues.is_empty() {
         body.push_str(&format!(
             "<h3>{}</h3><ul class=\"contact\">",

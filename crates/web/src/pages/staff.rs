@@ -75,20 +75,11 @@ async fn render_unit(app: &App, ctx: &Ctx, code: &str) -> Response {
         }
         body.push_str("</ul>");
     }
-    if !v.areas.is_empty() {
-        body.push_str(&format!(
-            "<h3>{}</h3><ul class=\"columns\">",
-            esc(t(lang, "officer_areas"))
-        ));
-        for a in &v.areas {
-            body.push_str(&format!(
-                "<li><a href=\"/areas/{}\">{}</a></li>",
-                esc(a.code.as_str()),
-                esc(&a.name)
-            ));
-        }
-        body.push_str("</ul>");
-    }
+    body.push_str(&crate::pages::places::area_links(
+        lang,
+        "officer_areas",
+        &v.areas,
+    ));
     if !v.children.is_empty() {
         body.push_str(&format!("<h3>{}</h3><ul>", esc(t(lang, "unit_children"))));
         for c in &v.children {
