@@ -238,6 +238,19 @@ pub fn transition(
     Ok(next)
 }
 
+/// Whether a matter appears in public listings (Open311's request list): withdrawn and
+/// invalid matters do not.
+pub fn publicly_listed(state: OpinionState) -> bool {
+    !matches!(state, OpinionState::Withdrawn | OpinionState::Invalid)
+}
+
+/// Whether a matter's own words may be published. Only what a sender gave to Open311 — a
+/// protocol public by design — and never a crime or drug tip-off, which could expose the
+/// informant. Words sent by form, phone or SMS were written to the police, not to the public.
+pub fn words_may_be_published(channel: Channel, category: Category) -> bool {
+    channel == Channel::Open311 && !matches!(category, Category::CrimeReport | Category::Drugs)
+}
+
 /// Default response deadline in working days, from public practice: urgent matters the
 /// same day, consultations 3, complaints and everything else 7 (15 at most with an
 /// approved extension, see [`MAX_EXTENDED_WORKING_DAYS`]). Bureaus may configure their own.
@@ -393,6 +406,22 @@ mod tests {
         assert!(TrackingCode::parse("ABC").is_err());
         assert!(TrackingCode::parse("ABCD-EFGH-JK").is_err());
         assert!(TrackingCode::parse("中文").is_err());
+    }
+
+    #[test]
+    fn only_open311_words_are_published_and_never_tip_offs() {
+        assert!(words_may_be_published(Channel::Open311, Category::Traffic));
+        assert!(!words_may_be_published(
+            Channel::Open311,
+            Category::CrimeReport
+        ));
+        assert!(!words_may_be_published(Channel::Open311, Category::Drugs));
+        for ch in Channel::ALL.iter().filter(|c| **c != Channel::Open311) {
+            assert!(!words_may_be_published(*ch, Category::Traffic), "{ch}");
+        }
+        assert!(publicly_listed(OpinionState::Closed));
+        assert!(!publicly_listed(OpinionState::Withdrawn));
+        assert!(!publicly_listed(OpinionState::Invalid));
     }
 
     /// Every code is letters and digits only, and every single mistyped symbol and every

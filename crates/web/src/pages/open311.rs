@@ -23,7 +23,7 @@ use minyi_core::PhoneNumber;
 use minyi_core::calendar::SHANGHAI;
 use minyi_core::event::SubjectKind;
 use minyi_core::identity::ResidentName;
-use minyi_core::opinion::{OpinionState, OpinionText, TrackingCode};
+use minyi_core::opinion::{OpinionText, TrackingCode};
 use minyi_core::taxonomy::{Category, Channel};
 use minyi_store::lists::{OpinionQuery, SortKey, Whose};
 use minyi_store::{AreaRow, OpinionRow};
@@ -358,14 +358,11 @@ pub async fn service_definition(
 /// Whether an opinion appears in the public Open311 view at all: a withdrawn matter is the
 /// resident's to take back, and an invalid one may be abuse.
 fn listed(o: &OpinionRow) -> bool {
-    !matches!(o.state, OpinionState::Withdrawn | OpinionState::Invalid)
+    minyi_core::opinion::publicly_listed(o.state)
 }
 
-/// Whether the opinion's own words are published. Only what a sender gave to Open311 — a
-/// protocol public by design — and never a crime or drug tip-off, which could expose the
-/// informant. Words sent by form, phone or SMS were written to the police, not to the public.
 fn description_public(o: &OpinionRow) -> bool {
-    o.channel == Channel::Open311 && !matches!(o.category, Category::CrimeReport | Category::Drugs)
+    minyi_core::opinion::words_may_be_published(o.channel, o.category)
 }
 
 /// Everything the public view may need besides the opinion itself.
