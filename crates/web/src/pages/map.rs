@@ -111,16 +111,16 @@ pub async fn map(
         Ok(a) => a,
         Err(e) => return respond::app_error(&ctx, e.into()),
     };
-    let parent: HashMap<i64, Option<i64>> = areas.iter().map(|a| (a.id, a.parent_id)).collect();
+    let by_id: HashMap<i64, &minyi_store::AreaRow> = areas.iter().map(|a| (a.id, a)).collect();
     let mut totals: HashMap<i64, (i64, i64)> = HashMap::new();
     for c in &counts {
         let mut target = c.area_id;
         if level == AreaKind::Township
-            && let Some(a) = areas.iter().find(|a| a.id == c.area_id)
+            && let Some(a) = by_id.get(&c.area_id)
             && a.kind == AreaKind::Village
-            && let Some(Some(pid)) = parent.get(&a.id)
+            && let Some(pid) = a.parent_id
         {
-            target = *pid;
+            target = pid;
         }
         let e = totals.entry(target).or_default();
         e.0 += c.received;
