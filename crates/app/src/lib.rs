@@ -7,18 +7,25 @@
 
 pub mod audit;
 pub mod auth;
+pub mod callbacks;
+pub mod cards;
 pub mod config;
 pub mod dashboard;
 pub mod demo;
 pub mod geo;
 pub mod handling;
 pub mod import;
+pub mod indicators;
 pub mod intake;
 pub mod keys;
+pub mod kiosk;
+pub mod merge;
 pub mod notify;
 pub mod overview;
 pub mod privacy;
+pub mod records;
 pub mod scoped;
+pub mod triage;
 pub mod watch;
 
 use std::path::Path;

@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod calendar;
+pub mod callback;
 pub mod code;
 pub mod contact;
 pub mod error;

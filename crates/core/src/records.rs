@@ -179,6 +179,22 @@ pub struct NewPermit {
 }
 
 vocabulary! {
+    /// What happened to a record from a police system. Every change an import applies is
+    /// stored as an event with one of these actions (subject incident, case or permit);
+    /// callbacks and case-progress notices to victims are planned from them.
+    RecordAction, "record action" {
+        Received => "received", "接报";
+        Closed => "closed", "办结";
+        Filed => "filed", "立案";
+        InvestigatorAssigned => "investigator_assigned", "确定办案民警";
+        SuspectCaught => "suspect_caught", "抓获犯罪嫌疑人";
+        Solved => "solved", "破案";
+        LossRecovered => "loss_recovered", "追回损失";
+        Issued => "issued", "办结发证";
+    }
+}
+
+vocabulary! {
     /// What a callback follows up.
     CallbackSource, "callback source" {
         Incident => "incident", "110警情";

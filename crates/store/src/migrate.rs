@@ -46,10 +46,34 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_outbox.sql"),
         postgres: include_str!("../migrations/postgres/0005_outbox.sql"),
     },
+    Migration {
+        version: 6,
+        name: "cards",
+        sqlite: include_str!("../migrations/sqlite/0006_cards.sql"),
+        postgres: include_str!("../migrations/postgres/0006_cards.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "merge",
+        sqlite: include_str!("../migrations/sqlite/0007_merge.sql"),
+        postgres: include_str!("../migrations/postgres/0007_merge.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "records",
+        sqlite: include_str!("../migrations/sqlite/0008_records.sql"),
+        postgres: include_str!("../migrations/postgres/0008_records.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "callbacks",
+        sqlite: include_str!("../migrations/sqlite/0009_callbacks.sql"),
+        postgres: include_str!("../migrations/postgres/0009_callbacks.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 5;
+pub const LATEST: i64 = 9;
 
 const LEDGER: &str = "minyi_migrations";
 

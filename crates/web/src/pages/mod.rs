@@ -4,13 +4,18 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod callbacks;
+pub mod cards;
 pub mod dashboard;
 pub mod handling;
+pub mod kiosk;
 pub mod lists;
 pub mod map;
+pub mod merge;
 pub mod open311;
 pub mod places;
 pub mod public;
+pub mod records;
 pub mod sms;
 pub mod staff;
 

@@ -1,0 +1,1 @@
+//! Hard indicators per unit and period, each with numerator, denominator and records.

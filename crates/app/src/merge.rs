@@ -1,0 +1,1 @@
+//! Near-duplicate merging: proposals at intake, confirmation, answering every channel.

@@ -1,0 +1,1 @@
+//! Imports of 110 incidents, cases and permit transactions from police systems.

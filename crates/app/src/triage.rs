@@ -1,0 +1,1 @@
+//! Triage of a new opinion: category, sentiment, urgency, police or not, department.

@@ -1,0 +1,1 @@
+//! Callback tasks, attempts and case-progress notices.

@@ -1,0 +1,1 @@
+//! Contact cards and boards: counting QR scans per station and community.

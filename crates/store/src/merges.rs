@@ -1,0 +1,1 @@
+//! Near-duplicate merge proposals and merged matters.
