@@ -18,6 +18,8 @@
 //!   `confidence` (plus per-head confidences, `needs_review`, `issue`, `truncated`).
 //! - near-duplicates: [`cluster`] a batch with area and day keys, or
 //!   [`dedup::prepare`] / [`dedup::compare_prepared`] against stored matters.
+//! - triage at intake without a model: [`rules::classify`] (keyword tables, the matched
+//!   words as the explanation).
 //!
 //! Typical use:
 //! ```no_run
@@ -39,6 +41,7 @@ pub mod labels;
 pub mod model;
 pub mod normalize;
 mod rng;
+pub mod rules;
 
 pub use corpus::{Example, LabelledPair, builtin_corpus, builtin_pairs, parse_jsonl, parse_pairs};
 pub use dedup::{Calibration, Clustering, DedupConfig, DedupItem, Link, cluster, compare};
