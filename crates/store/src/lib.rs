@@ -29,6 +29,9 @@ mod watch;
 
 pub use accounts::{AccountRow, ApiKeyRow, NewAccount, NewApiKey, SessionRow};
 pub use audit::{AUDIT_GENESIS, AuditRow, NewAudit};
+pub use callbacks::{
+    AttemptChange, AttemptRow, CallbackQuery, CallbackRow, NewCallback, PlanRecord,
+};
 pub use contacts::{ANONYMISED, ContactRow, NewContact};
 pub use error::{Result, StoreError};
 pub use import::ImportItem;

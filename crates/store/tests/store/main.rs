@@ -32,6 +32,7 @@ macro_rules! conformance {
     };
 }
 
+mod callbacks;
 mod dashboard;
 mod geometry;
 mod import;
