@@ -75,20 +75,22 @@ pub async fn record(
         detail: detail.to_owned(),
     };
     let key = app.key.clone();
-    let at_ms = now.timestamp_millis();
     let e2 = entry.clone();
-    let seal = move |seq: i64, prev: &str| {
-        key.audit_mac(&AuditFields {
-            seq,
-            at_ms,
-            actor: &e2.actor,
-            action: &e2.action,
-            subject: &e2.subject,
-            detail: &e2.detail,
-            prev_hash: prev,
-        })
-    };
+    let seal = move |seq: i64, prev: &str| seal(&key, &e2, seq, prev);
     Ok(app.store.append_audit(&entry, &seal).await?)
+}
+
+/// An entry's hash: the data key's MAC over the entry, its seq and the previous hash.
+pub fn seal(key: &minyi_vault::DataKey, e: &NewAudit, seq: i64, prev: &str) -> String {
+    key.audit_mac(&AuditFields {
+        seq,
+        at_ms: e.at.timestamp_millis(),
+        actor: &e.actor,
+        action: &e.action,
+        subject: &e.subject,
+        detail: &e.detail,
+        prev_hash: prev,
+    })
 }
 
 /// The outcome of a full walk of the chain.

@@ -10,9 +10,11 @@ use minyi_core::opinion::{
     Escalation, NewOpinion, OpinionState, OpinionText, TrackingCode, default_response_working_days,
 };
 use minyi_core::taxonomy::{Category, Channel, Sentiment, Urgency};
-use minyi_store::InsertOutcome;
+use minyi_store::{InsertOutcome, IntakeWrite, NewAudit, Store};
+use minyi_vault::DataKey;
+use tokio::sync::{mpsc, oneshot};
 
-use crate::audit::{AuditAction, record};
+use crate::audit::AuditAction;
 use crate::privacy::{ContactInput, seal};
 use crate::{App, AppError, Result};
 
@@ -104,29 +106,38 @@ pub async fn submit(app: &App, s: Submission, actor: &str, now: DateTime<Utc>) -
             verdict: None,
             synthetic: false,
         };
-        match app.store.submit_opinion(&o, contact.as_ref(), now).await? {
+        // A resident who left a phone number hears that it was received; the notice
+        // commits with the opinion, so it is neither lost nor sent for a matter that
+        // was not stored.
+        let notice = match &s.contact.phone {
+            Some(phone) => Some(crate::notify::received_message(
+                app,
+                &code,
+                Some(due_at),
+                phone,
+            )?),
+            None => None,
+        };
+        let write = IntakeWrite {
+            opinion: o,
+            contact: contact.clone(),
+            audit: NewAudit {
+                at: now,
+                actor: actor.to_owned(),
+                action: AuditAction::OpinionReceived.code().to_owned(),
+                subject: format!("opinion:{code}"),
+                detail: format!("channel={}", s.channel.code()),
+            },
+            notice,
+        };
+        match app.intake.commit(write).await? {
             InsertOutcome::Created(id) => {
-                record(
-                    app,
-                    now,
-                    actor,
-                    AuditAction::OpinionReceived,
-                    &format!("opinion:{code}"),
-                    &format!("channel={}", s.channel.code()),
-                )
-                .await?;
-                let receipt = Receipt {
+                return Ok(Receipt {
                     id,
                     tracking_code: code,
                     due_at: Some(due_at),
                     repeated: false,
-                };
-                // A resident who left a phone number hears that it was received (once per
-                // matter: the outbox deduplicates).
-                if let Some(phone) = &s.contact.phone {
-                    crate::notify::enqueue_received(app, &receipt, phone, now).await?;
-                }
-                return Ok(receipt);
+                });
             }
             InsertOutcome::Existing(id) => {
                 let o = app.store.opinion(id).await?.ok_or(AppError::NotFound)?;
@@ -143,4 +154,77 @@ pub async fn submit(app: &App, s: Submission, actor: &str, now: DateTime<Utc>) -
     Err(AppError::Refused(
         "could not find a free tracking code in five tries".into(),
     ))
+}
+
+/// Intake's group commit. One writer task owns intake's writes: each request hands its
+/// prepared write over and waits; the writer takes everything that is waiting (up to
+/// [`MAX_BATCH`]) and commits it in one transaction, then answers each request. Under
+/// load many requests share one fsync; alone, a request waits for nothing but its own
+/// commit. A request is acknowledged only after its transaction committed.
+#[derive(Clone)]
+pub struct Committer {
+    jobs: mpsc::Sender<Job>,
+}
+
+struct Job {
+    write: IntakeWrite,
+    reply: oneshot::Sender<Result<InsertOutcome>>,
+}
+
+/// Enough to amortise the fsync, small enough that one transaction stays short.
+pub const MAX_BATCH: usize = 256;
+
+impl Committer {
+    /// Starts the writer on the current tokio runtime; it ends when every handle is gone.
+    pub fn start(store: Store, key: std::sync::Arc<DataKey>) -> Committer {
+        let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(writer(store, key, rx));
+        Committer { jobs }
+    }
+
+    pub async fn commit(&self, write: IntakeWrite) -> Result<InsertOutcome> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { write, reply })
+            .await
+            .map_err(|_| AppError::Refused("the intake writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| AppError::Refused("the intake writer stopped before answering".into()))?
+    }
+}
+
+async fn writer(store: Store, key: std::sync::Arc<DataKey>, mut rx: mpsc::Receiver<Job>) {
+    let seal = move |e: &NewAudit, seq: i64, prev: &str| crate::audit::seal(&key, e, seq, prev);
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let writes: Vec<IntakeWrite> = batch.iter().map(|j| j.write.clone()).collect();
+        match store.submit_opinions(&writes, &seal).await {
+            Ok(outcomes) => {
+                for (job, outcome) in batch.drain(..).zip(outcomes) {
+                    let _ = job.reply.send(Ok(outcome));
+                }
+            }
+            // One bad item must not fail its neighbours: retry each alone, so every
+            // request gets its own outcome (and its own error).
+            Err(_) if batch.len() > 1 => {
+                for job in batch.drain(..) {
+                    let one = store
+                        .submit_opinions(std::slice::from_ref(&job.write), &seal)
+                        .await
+                        .map(|mut o| o.remove(0))
+                        .map_err(AppError::from);
+                    let _ = job.reply.send(one);
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for job in batch.drain(..) {
+                    let _ = job.reply.send(Err(AppError::Refused(format!(
+                        "storing the opinion failed: {msg}"
+                    ))));
+                }
+            }
+        }
+    }
 }

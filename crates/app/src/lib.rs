@@ -72,6 +72,8 @@ pub struct App {
     pub calendar: std::sync::Arc<Calendar>,
     /// The data key (see `keys`): encrypts residents' identities, seals the audit chain.
     pub key: std::sync::Arc<minyi_vault::DataKey>,
+    /// Intake's group-commit writer (see `intake::Committer`).
+    pub intake: intake::Committer,
 }
 
 impl App {
@@ -81,11 +83,13 @@ impl App {
         let calendar = load_calendar(config.calendar_file.as_deref())?;
         let store = Store::open(&config.effective_database_url()).await?;
         let key = keys::load_or_create(&config, &store).await?;
+        let key = std::sync::Arc::new(key);
         Ok(App {
+            intake: intake::Committer::start(store.clone(), key.clone()),
             config,
             store,
             calendar: std::sync::Arc::new(calendar),
-            key: std::sync::Arc::new(key),
+            key,
         })
     }
 }

@@ -21,7 +21,6 @@ use minyi_vault::Field;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::SmsProvider;
-use crate::intake::Receipt;
 use crate::privacy::phone_lookup;
 use crate::{App, AppError, Result};
 
@@ -74,13 +73,27 @@ pub async fn enqueue(
     dedup_key: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>> {
+    let m = message(app, template, phone, code, due, dedup_key)?;
+    Ok(app.store.enqueue_outbox(&m, now).await?)
+}
+
+/// Builds one SMS from a template without queueing it, for callers that queue it inside
+/// their own transaction (intake's group commit).
+pub fn message(
+    app: &App,
+    template: &str,
+    phone: &PhoneNumber,
+    code: &TrackingCode,
+    due: Option<DateTime<Utc>>,
+    dedup_key: Option<String>,
+) -> Result<NewOutbox> {
     let text = app
         .config
         .sms
         .templates
         .get(template)
         .ok_or_else(|| AppError::Refused(format!("no SMS template `{template}`")))?;
-    let m = NewOutbox {
+    Ok(NewOutbox {
         kind: "sms".into(),
         recipient_enc: app.key.encrypt(Field::Phone, phone.as_str()),
         recipient_hash: phone_lookup(&app.key, phone),
@@ -88,29 +101,25 @@ pub async fn enqueue(
         body: render(text, code.as_str(), &due_text(due)),
         subject: Some(format!("opinion:{code}")),
         dedup_key,
-    };
-    Ok(app.store.enqueue_outbox(&m, now).await?)
+    })
 }
 
-/// Tells the resident their opinion was received, with its tracking code and deadline.
-/// Once per opinion: calling it again for the same receipt queues nothing.
-pub async fn enqueue_received(
+/// The "received" notice with the tracking code and deadline, queued by intake in the
+/// same transaction as the opinion. Its dedup key makes it once per opinion.
+pub fn received_message(
     app: &App,
-    receipt: &Receipt,
+    code: &TrackingCode,
+    due: Option<DateTime<Utc>>,
     phone: &PhoneNumber,
-    now: DateTime<Utc>,
-) -> Result<Option<i64>> {
-    let key = format!("received:{}", receipt.tracking_code);
-    enqueue(
+) -> Result<NewOutbox> {
+    message(
         app,
         "received",
         phone,
-        &receipt.tracking_code,
-        receipt.due_at,
-        Some(key),
-        now,
+        code,
+        due,
+        Some(format!("received:{code}")),
     )
-    .await
 }
 
 /// Tells the resident their opinion was answered and invites a 1/2/3 reply: a reply

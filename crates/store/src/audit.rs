@@ -58,6 +58,56 @@ fn audit_row(r: &AnyRow) -> Result<AuditRow> {
     })
 }
 
+/// Appends one entry inside a transaction opened by [`Store::begin_audited`] (which holds
+/// the lock that keeps seq contiguous).
+pub(crate) async fn append_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    e: &NewAudit,
+    seal: &(dyn Fn(i64, &str) -> String + Send + Sync),
+) -> Result<AuditRow> {
+    let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await?;
+    let (last_seq, prev_hash) = match last {
+        Some(r) => (r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?),
+        None => (0, AUDIT_GENESIS.to_owned()),
+    };
+    let seq = last_seq + 1;
+    let hash = seal(seq, &prev_hash);
+    let at = ms(e.at);
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, actor, action, subject, detail, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(seq)
+    .bind(at)
+    .bind(e.actor.clone())
+    .bind(e.action.clone())
+    .bind(e.subject.clone())
+    .bind(e.detail.clone())
+    .bind(prev_hash.clone())
+    .bind(hash.clone())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(HEAD_KEY)
+    .bind(format!("{seq}:{hash}"))
+    .execute(&mut **tx)
+    .await?;
+    Ok(AuditRow {
+        seq,
+        at: from_ms(at)?,
+        actor: e.actor.clone(),
+        action: e.action.clone(),
+        subject: e.subject.clone(),
+        detail: e.detail.clone(),
+        prev_hash,
+        hash,
+    })
+}
+
 impl Store {
     /// Appends one entry: seq is the last seq + 1 and `hash = seal(seq, prev_hash)`.
     /// Appends are serialised across connections and processes (SQLite's write lock
@@ -68,7 +118,17 @@ impl Store {
         e: &NewAudit,
         seal: &(dyn Fn(i64, &str) -> String + Send + Sync),
     ) -> Result<AuditRow> {
-        let mut tx = match self.backend() {
+        let mut tx = self.begin_audited().await?;
+        let row = append_in(&mut tx, e, seal).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// A write transaction that may append to the audit log: on SQLite the write lock is
+    /// taken at BEGIN (a deferred transaction that reads the head first could deadlock
+    /// with another writer), on PostgreSQL the audit advisory lock is held until commit.
+    pub(crate) async fn begin_audited(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend() {
             Backend::Sqlite => self.pool().begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => {
                 let mut tx = self.pool().begin().await?;
@@ -78,48 +138,6 @@ impl Store {
                     .await?;
                 tx
             }
-        };
-        let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
-        let (last_seq, prev_hash) = match last {
-            Some(r) => (r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?),
-            None => (0, AUDIT_GENESIS.to_owned()),
-        };
-        let seq = last_seq + 1;
-        let hash = seal(seq, &prev_hash);
-        let at = ms(e.at);
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at, actor, action, subject, detail, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(seq)
-        .bind(at)
-        .bind(e.actor.clone())
-        .bind(e.action.clone())
-        .bind(e.subject.clone())
-        .bind(e.detail.clone())
-        .bind(prev_hash.clone())
-        .bind(hash.clone())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(HEAD_KEY)
-        .bind(format!("{seq}:{hash}"))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(AuditRow {
-            seq,
-            at: from_ms(at)?,
-            actor: e.actor.clone(),
-            action: e.action.clone(),
-            subject: e.subject.clone(),
-            detail: e.detail.clone(),
-            prev_hash,
-            hash,
         })
     }
 

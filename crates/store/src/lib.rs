@@ -29,14 +29,11 @@ mod watch;
 
 pub use accounts::{AccountRow, ApiKeyRow, NewAccount, NewApiKey, SessionRow};
 pub use audit::{AUDIT_GENESIS, AuditRow, NewAudit};
-pub use callbacks::{
-    AttemptChange, AttemptRow, CallbackQuery, CallbackRow, NewCallback, PlanRecord,
-};
 pub use contacts::{ANONYMISED, ContactRow, NewContact};
 pub use error::{Result, StoreError};
 pub use import::ImportItem;
 pub use migrate::{LATEST as SCHEMA_VERSION, schema_columns};
-pub use opinions::{Changes, InsertOutcome, OpinionRow, Step};
+pub use opinions::{AuditSeal, Changes, InsertOutcome, IntakeWrite, OpinionRow, Step};
 pub use org::{AreaRow, OfficerRow, UnitRow};
 pub use outbox::{Backoff, NewOutbox, OutboxRow, OutboxState};
 pub use records::{Counts, EventRow, UnitActivity};

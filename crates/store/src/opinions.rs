@@ -12,9 +12,11 @@ use minyi_core::taxonomy::{Category, Channel, DepartmentKind, Sentiment, Urgency
 use sqlx::Row;
 use sqlx::any::{AnyArguments, AnyRow};
 
+use crate::audit::NewAudit;
 use crate::bulk::{add, args_for, chunk_rows, insert_sql};
 use crate::contacts::NewContact;
 use crate::error::{Result, StoreError};
+use crate::outbox::NewOutbox;
 use crate::{Store, from_ms, ms};
 
 /// What happened to one submitted opinion.
@@ -119,6 +121,74 @@ fn receipt(id: i64, at: DateTime<Utc>, state: OpinionState, actor: &str) -> NewE
     }
 }
 
+/// One opinion as intake writes it: the matter, the sealed identity, the audit entry and
+/// the resident's "received" notice, committed together or not at all.
+/// Not `Debug`: the contact is personal data, even sealed.
+#[derive(Clone)]
+pub struct IntakeWrite {
+    pub opinion: NewOpinion,
+    pub contact: Option<NewContact>,
+    pub audit: NewAudit,
+    pub notice: Option<NewOutbox>,
+}
+
+/// Computes an audit entry's hash from the entry, its seq and the previous entry's hash.
+pub type AuditSeal = dyn Fn(&NewAudit, i64, &str) -> String + Send + Sync;
+
+/// Inserts one opinion, its contact and its "received" event in the caller's transaction.
+/// When nothing was inserted the caller must roll back, so a retried submission never
+/// leaves a second copy of someone's identity.
+async fn insert_opinion_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: crate::Backend,
+    o: &NewOpinion,
+    contact: Option<&NewContact>,
+    now: DateTime<Utc>,
+) -> Result<InsertOutcome> {
+    let contact_id = match contact {
+        Some(c) => Some(crate::contacts::insert_contact_in(tx, c, now).await?),
+        None => None,
+    };
+    let mut cols = COLS.to_vec();
+    cols.push("contact_id");
+    let sql = insert_sql(
+        backend,
+        "opinions",
+        &cols,
+        1,
+        "ON CONFLICT DO NOTHING RETURNING id",
+    );
+    let args = args_for(&[(o, contact_id)], &|(o, contact_id), a| {
+        bind(o, a)?;
+        add(a, *contact_id)
+    })?;
+    let created = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(created) = created else {
+        let existing = match &o.client_key {
+            Some(key) => sqlx::query("SELECT id FROM opinions WHERE client_key = $1")
+                .bind(key.clone())
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(|r| r.try_get::<i64, _>(0))
+                .transpose()?,
+            None => None,
+        };
+        return Ok(existing.map_or(InsertOutcome::CodeTaken, InsertOutcome::Existing));
+    };
+    let id: i64 = created.try_get(0)?;
+    // No staff member acted: the event names the channel the resident used.
+    let actor = o.channel.code();
+    crate::records::insert_events_in(
+        tx,
+        backend,
+        &[receipt(id, o.received_at, OpinionState::Received, actor)],
+    )
+    .await?;
+    Ok(InsertOutcome::Created(id))
+}
+
 pub(crate) fn row(r: &AnyRow) -> Result<OpinionRow> {
     let s = |c: &str| r.try_get::<String, _>(c);
     let os = |c: &str| r.try_get::<Option<String>, _>(c);
@@ -217,6 +287,8 @@ impl Store {
     /// it, then its `received` event. Idempotent on the client key like
     /// [`Store::insert_opinions`]: a key seen before yields `Existing` and writes no
     /// contact; a tracking-code collision yields `CodeTaken` and writes nothing.
+    /// Stores one opinion with its contact and "received" event (no audit entry, no
+    /// notice): for tests and tools. Intake uses [`Store::submit_opinions`].
     pub async fn submit_opinion(
         &self,
         o: &NewOpinion,
@@ -224,52 +296,52 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<InsertOutcome> {
         let mut tx = self.pool().begin().await?;
-        let contact_id = match contact {
-            Some(c) => Some(crate::contacts::insert_contact_in(&mut tx, c, now).await?),
-            None => None,
-        };
-        let mut cols = COLS.to_vec();
-        cols.push("contact_id");
-        let sql = insert_sql(
-            self.backend(),
-            "opinions",
-            &cols,
-            1,
-            "ON CONFLICT DO NOTHING RETURNING id",
-        );
-        let args = args_for(&[(o, contact_id)], &|(o, contact_id), a| {
-            bind(o, a)?;
-            add(a, *contact_id)
-        })?;
-        let created = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(created) = created else {
-            // Nothing was inserted: find out why, then roll the contact back with it, so
-            // a retried submission never leaves a second copy of someone's identity.
-            let existing = match &o.client_key {
-                Some(key) => sqlx::query("SELECT id FROM opinions WHERE client_key = $1")
-                    .bind(key.clone())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .map(|r| r.try_get::<i64, _>(0))
-                    .transpose()?,
-                None => None,
-            };
+        let outcome = insert_opinion_in(&mut tx, self.backend(), o, contact, now).await?;
+        if matches!(outcome, InsertOutcome::Created(_)) {
+            tx.commit().await?;
+        } else {
             tx.rollback().await?;
-            return Ok(existing.map_or(InsertOutcome::CodeTaken, InsertOutcome::Existing));
-        };
-        let id: i64 = created.try_get(0)?;
-        // No staff member acted: the event names the channel the resident used.
-        let actor = o.channel.code();
-        crate::records::insert_events_in(
-            &mut tx,
-            self.backend(),
-            &[receipt(id, o.received_at, OpinionState::Received, actor)],
-        )
-        .await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Group commit for intake: stores a batch of opinions — each with its sealed contact,
+    /// its "received" event, its audit entry and the resident's notice — in ONE
+    /// transaction, so a burst of requests shares one fsync. Each item runs in its own
+    /// savepoint: an item whose client key was seen or whose tracking code collided
+    /// leaves nothing behind (not even its contact) while the others commit. `seal`
+    /// computes an audit entry's hash from its seq and the previous hash.
+    pub async fn submit_opinions(
+        &self,
+        items: &[IntakeWrite],
+        seal: &AuditSeal,
+    ) -> Result<Vec<InsertOutcome>> {
+        let mut tx = self.begin_audited().await?;
+        let mut out = Vec::with_capacity(items.len());
+        for w in items {
+            let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
+            let outcome = insert_opinion_in(
+                &mut sp,
+                self.backend(),
+                &w.opinion,
+                w.contact.as_ref(),
+                w.audit.at,
+            )
+            .await?;
+            if let InsertOutcome::Created(_) = outcome {
+                crate::audit::append_in(&mut sp, &w.audit, &|seq, prev| seal(&w.audit, seq, prev))
+                    .await?;
+                if let Some(m) = &w.notice {
+                    crate::outbox::enqueue_in(&mut sp, m, w.audit.at).await?;
+                }
+                sp.commit().await?;
+            } else {
+                sp.rollback().await?;
+            }
+            out.push(outcome);
+        }
         tx.commit().await?;
-        Ok(InsertOutcome::Created(id))
+        Ok(out)
     }
 
     pub async fn opinion(&self, id: i64) -> Result<Option<OpinionRow>> {

@@ -193,10 +193,8 @@ pub async fn inbound(
         Ok(r) => r,
         Err(e) => return app_problem(e),
     };
-    // Queued once per opinion however often the gateway repeats the message.
-    if let Err(e) = minyi_app::notify::enqueue_received(&app, &receipt, &phone, now).await {
-        return app_problem(e);
-    }
+    // The "received" reply was queued with the opinion, in its transaction (once per
+    // opinion however often the gateway repeats the message).
     json(
         if receipt.repeated {
             StatusCode::OK
