@@ -1,0 +1,1 @@
+//! Survey waves, questionnaires, sample allocation and responses.
