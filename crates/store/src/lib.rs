@@ -23,6 +23,7 @@ mod opinions;
 mod org;
 mod outbox;
 mod records;
+mod surveys;
 pub mod testing;
 mod url;
 mod watch;
@@ -37,6 +38,7 @@ pub use opinions::{AuditSeal, Changes, InsertOutcome, IntakeWrite, OpinionRow, S
 pub use org::{AreaRow, OfficerRow, UnitRow};
 pub use outbox::{Backoff, NewOutbox, OutboxRow, OutboxState};
 pub use records::{Counts, EventRow, UnitActivity};
+pub use surveys::{AllocationRow, NewResponse, NewWave, ResponseRow, WaveRow};
 pub use url::{Backend, DbUrl};
 pub use watch::DueMatter;
 

@@ -70,10 +70,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_callbacks.sql"),
         postgres: include_str!("../migrations/postgres/0009_callbacks.sql"),
     },
+    Migration {
+        version: 10,
+        name: "surveys",
+        sqlite: include_str!("../migrations/sqlite/0010_surveys.sql"),
+        postgres: include_str!("../migrations/postgres/0010_surveys.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 9;
+pub const LATEST: i64 = 10;
 
 const LEDGER: &str = "minyi_migrations";
 

@@ -39,6 +39,7 @@ mod import;
 mod outbox;
 mod security;
 mod stories;
+mod surveys;
 
 use minyi_store::Store;
 use minyi_store::testing::TestDb;
