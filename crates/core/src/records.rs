@@ -817,6 +817,21 @@ pub fn parse_yuan(s: &str) -> Result<i64, ParseError> {
     Ok(whole * 100 + frac)
 }
 
+vocabulary! {
+    /// The hard indicators (硬指标) measured per unit and period from imported records and
+    /// callbacks. Each is a numerator over a denominator; see docs/formats.md
+    /// ("Hard indicators") for the exact rule of each.
+    Indicator, "indicator" {
+        CallbackCoverage => "callback_coverage", "回访率";
+        ReachRate => "reach_rate", "回访接通率";
+        CallbackSatisfaction => "callback_satisfaction", "回访满意率";
+        HelpResolution => "help_resolution", "报警求助解决率";
+        PermitOnTime => "permit_on_time", "证照按时办结率";
+        TimelyFiling => "timely_filing", "立案及时率";
+        LossRecovery => "loss_recovery", "挽回损失率";
+    }
+}
+
 /// 立案及时: a case counts as filed in time when it is filed within this many days of
 /// being reported. The procedure rules for criminal cases (公安机关办理刑事案件程序规定,
 /// art. 174) give three days to examine a report, extendable to seven; seven is the

@@ -37,7 +37,10 @@ pub use migrate::{LATEST as SCHEMA_VERSION, schema_columns};
 pub use opinions::{AuditSeal, Changes, InsertOutcome, IntakeWrite, OpinionRow, Step};
 pub use org::{AreaRow, OfficerRow, UnitRow};
 pub use outbox::{Backoff, NewOutbox, OutboxRow, OutboxState};
-pub use records::{Counts, EventRow, UnitActivity};
+pub use records::{
+    AppliedBatch, Counts, EventRow, ImportRecord, IndicatorCount, IndicatorRecord, IndicatorWindow,
+    RecordWrite, StoredRecord, UnitActivity, bare_sqlite_insert_incidents,
+};
 pub use surveys::{AllocationRow, NewResponse, NewWave, ResponseRow, WaveRow};
 pub use url::{Backend, DbUrl};
 pub use watch::DueMatter;

@@ -40,6 +40,7 @@ mod outbox;
 mod security;
 mod stories;
 mod surveys;
+mod records;
 
 use minyi_store::Store;
 use minyi_store::testing::TestDb;
