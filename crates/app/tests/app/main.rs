@@ -7,6 +7,9 @@ use minyi_store::testing::TestDb;
 mod dashboard;
 mod handling;
 
+mod merge;
+mod records;
+mod surveys;
 fn small() -> Volumes {
     Volumes {
         opinions: 1500,
