@@ -6,10 +6,8 @@ use minyi_store::testing::TestDb;
 
 mod dashboard;
 mod handling;
-
-mod merge;
 mod records;
-mod surveys;
+
 fn small() -> Volumes {
     Volumes {
         opinions: 1500,
