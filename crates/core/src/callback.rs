@@ -508,6 +508,21 @@ pub fn render_notice(template: &str, reference: &str, recovered_fen: i64) -> Str
         .replace("{amount}", &amount)
 }
 
+/// Whether an SMS reply asks to stop case-progress notices: `TD` (any case, full-width
+/// too) or `退订`, alone.
+pub fn is_opt_out_reply(text: &str) -> bool {
+    let t: String = text
+        .trim()
+        .chars()
+        .map(|c| match c {
+            'Ｔ' | 'ｔ' => 'T',
+            'Ｄ' | 'ｄ' => 'D',
+            other => other.to_ascii_uppercase(),
+        })
+        .collect();
+    matches!(t.as_str(), "TD" | "退订")
+}
+
 /// What the planner knows about one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordFacts {
@@ -1174,6 +1189,16 @@ mod tests {
             ),
             Err(AttemptError::NotPending(CallbackState::Done))
         );
+    }
+
+    #[test]
+    fn opt_out_replies() {
+        for yes in ["TD", "td", " Td ", "ＴＤ", "退订"] {
+            assert!(is_opt_out_reply(yes), "{yes}");
+        }
+        for no in ["TDD", "1", "请退订", "T D", ""] {
+            assert!(!is_opt_out_reply(no), "{no}");
+        }
     }
 
     #[test]

@@ -527,6 +527,28 @@ impl Store {
             .collect()
     }
 
+    /// Marks every record whose contact has this phone hash as opted out of notices and
+    /// callbacks (an SMS reply `TD`), moving `changed_at` so the planner brings their
+    /// uncalled callbacks up to date. Returns how many records changed.
+    pub async fn opt_out_by_phone_hash(&self, phone_hash: &str, now: DateTime<Utc>) -> Result<u64> {
+        let mut tx = self.pool().begin().await?;
+        let mut n = 0;
+        for table in ["incidents", "cases", "permits"] {
+            let sql = format!(
+                "UPDATE {table} SET notices_opt_out = 1, changed_at = $2 WHERE notices_opt_out = 0 \
+                 AND contact_id IN (SELECT id FROM contacts WHERE phone_hash = $1)"
+            );
+            n += sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(phone_hash.to_owned())
+                .bind(ms(now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// The area code a record sits in, for routing the opinion a callback opens.
     pub async fn record_area_code(
         &self,
