@@ -13,6 +13,7 @@
 import { chromium } from 'playwright-core';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { kioskSteps } from './kiosk.mjs';
 
 const BASE_URL = need('BASE_URL').replace(/\/$/, '');
 const ACCOUNTS = JSON.parse(readFileSync(need('ACCOUNTS_FILE'), 'utf8'));
@@ -20,6 +21,8 @@ const SHOTS = process.env.SCREENSHOT_DIR || 'target/screenshots';
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 // Generous: the demo city is large and CI machines are slow and shared.
 const TIMEOUT_MS = Number(process.env.BROWSER_TIMEOUT_MS || 60_000);
+// BROWSER_ONLY=kiosk runs only the steps whose name contains it (while working on one).
+const ONLY = process.env.BROWSER_ONLY || '';
 
 function need(name) {
   const v = process.env[name];
@@ -100,6 +103,7 @@ const results = [];
 const notes = [];
 
 async function step(name, fn) {
+  if (ONLY && !name.includes(ONLY)) return;
   const t0 = Date.now();
   try {
     await fn();
@@ -491,6 +495,8 @@ try {
   await step('resident: report with a phone, track it; staff see it masked, reveal it', residentToReveal);
   await step('sign-in form with the keyboard only', keyboardSignIn);
   await step('a phone-sized screen', narrowScreen);
+  const helpers = { browser: () => browser, BASE_URL, TIMEOUT_MS, account, check, newSession, watch, signIn, goto, shot, noErrors };
+  for (const [name, fn] of kioskSteps(helpers)) await step(name, fn);
 } finally {
   await browser.close();
 }

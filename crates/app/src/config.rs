@@ -60,6 +60,8 @@ pub struct FileConfig {
     pub escalate_county_after_working_days: Option<u32>,
     /// Deadline watch: escalate to the city bureau this many working days late.
     pub escalate_city_after_working_days: Option<u32>,
+    /// `[kiosk]`: the window rating devices' scale and dissatisfaction reasons.
+    pub kiosk: Option<crate::kiosk::KioskFile>,
 }
 
 #[derive(Debug, Clone)]
@@ -72,6 +74,7 @@ pub struct Config {
     pub security: SecurityConfig,
     pub sms: SmsConfig,
     pub watch: crate::watch::WatchRules,
+    pub kiosk: crate::kiosk::KioskConfig,
 }
 
 /// A secret from the environment: usable, never printed.
@@ -251,6 +254,7 @@ impl Config {
             security: SecurityConfig::default(),
             sms: SmsConfig::default(),
             watch: crate::watch::WatchRules::default(),
+            kiosk: crate::kiosk::KioskConfig::default(),
         }
     }
 
@@ -424,6 +428,9 @@ impl Config {
         }
         for (code, text) in file.sms_templates.unwrap_or_default() {
             sms.set_template(&code, &text).map_err(err)?;
+        }
+        if let Some(k) = &file.kiosk {
+            self.kiosk = crate::kiosk::KioskConfig::from_file(k).map_err(err)?;
         }
         Ok(())
     }

@@ -16,6 +16,7 @@ pub mod dashboard;
 mod error;
 pub mod geometry;
 mod import;
+mod kiosk;
 pub mod lists;
 mod merges;
 mod migrate;

@@ -394,7 +394,33 @@ fn cards() -> Vec<(Route, MethodRouter<AppState>)> {
 
 /// Window rating devices.
 fn kiosk() -> Vec<(Route, MethodRouter<AppState>)> {
-    vec![]
+    use Access::*;
+    use Method as M;
+    use Target as T;
+    use pages::kiosk as k;
+    vec![
+        r(M::GET, "/kiosk", Public, T::None, get(k::page)),
+        r(M::GET, "/assets/kiosk.js", Public, T::None, get(k::script)),
+        // At the root so that the offline worker may control `/kiosk`.
+        r(M::GET, "/kiosk-sw.js", Public, T::None, get(k::worker)),
+        r(
+            M::GET,
+            "/api/v1/kiosk/config",
+            Key(KeyPurpose::Kiosk),
+            T::None,
+            get(k::config),
+        ),
+        limited(
+            r(
+                M::POST,
+                "/api/v1/ratings",
+                Key(KeyPurpose::Kiosk),
+                T::None,
+                post(k::ratings),
+            ),
+            Limit::Intake,
+        ),
+    ]
 }
 
 /// Near-duplicate merging.

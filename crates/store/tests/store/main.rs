@@ -36,6 +36,7 @@ mod callbacks;
 mod dashboard;
 mod geometry;
 mod import;
+mod kiosk;
 mod outbox;
 mod security;
 mod stories;

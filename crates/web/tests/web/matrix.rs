@@ -447,6 +447,15 @@ async fn request(
             ))
             .unwrap();
     }
+    if r.path == "/api/v1/ratings" {
+        return b
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                serde_json::json!({"ratings": [{"client_event_id": format!("matrix-{n:06}"), "level": 1}]})
+                    .to_string(),
+            ))
+            .unwrap();
+    }
     if r.path == "/sms/inbound" {
         return b
             .header(header::CONTENT_TYPE, "application/json")
