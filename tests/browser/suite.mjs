@@ -74,6 +74,7 @@ const PAGES = [
   { name: 'dashboard', path: '/dashboard/{unit}', roles: [...TREE, 'department_liaison'] },
   { name: 'village-map', path: '/map/{unit}?level=village&metric=rate', roles: TREE },
   { name: 'list-overdue', path: '/units/{unit}/opinions?overdue=1&sort=due&dir=asc', roles: TREE },
+  { name: 'cards', path: '/units/{unit}/cards', roles: ['station_staff', 'county_analyst'] },
 ];
 
 // Pages a role must not reach, and the status that says so (404 for objects outside the

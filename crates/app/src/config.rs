@@ -46,6 +46,9 @@ pub struct FileConfig {
     pub retention_days: Option<i64>,
     /// The name given to the root unit when minyi starts on an empty store.
     pub bureau_name: Option<String>,
+    /// The address residents reach minyi at (`https://minyi.example.gov.cn`): printed in
+    /// the QR codes of contact cards and boards.
+    pub public_url: Option<String>,
     /// How SMS to residents leave: `log` (default, a file in the data directory) or `http`.
     pub sms_provider: Option<String>,
     /// The SMS gateway's endpoint for `sms_provider = "http"` (http:// only).
@@ -71,6 +74,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub calendar_file: Option<PathBuf>,
     pub log: String,
+    /// The public base URL (no trailing `/`); `None` means `http://` + `listen`.
+    pub public_url: Option<String>,
     pub security: SecurityConfig,
     pub sms: SmsConfig,
     pub watch: crate::watch::WatchRules,
@@ -251,6 +256,7 @@ impl Config {
                 .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
             calendar_file: None,
             log: "info".into(),
+            public_url: None,
             security: SecurityConfig::default(),
             sms: SmsConfig::default(),
             watch: crate::watch::WatchRules::default(),
@@ -297,6 +303,12 @@ impl Config {
         }
         if let Some(log) = env("MINYI_LOG").filter(|v| !v.trim().is_empty()) {
             config.log = log;
+        }
+        if let Some(v) = env("MINYI_PUBLIC_URL").filter(|v| !v.trim().is_empty()) {
+            config.public_url = Some(parse_public_url(&v).map_err(|message| ConfigError::Env {
+                var: "MINYI_PUBLIC_URL",
+                message,
+            })?);
         }
         if let Some(key) = env("MINYI_DATA_KEY").filter(|v| !v.trim().is_empty()) {
             config.security.data_key = Some(Secret(key.trim().to_owned()));
@@ -360,6 +372,10 @@ impl Config {
         }
         if let Some(log) = file.log {
             self.log = log;
+        }
+        if let Some(v) = file.public_url {
+            self.public_url =
+                Some(parse_public_url(&v).map_err(|m| err(format!("public_url: {m}")))?);
         }
         let sec = &mut self.security;
         if let Some(f) = file.data_key_file {
@@ -435,6 +451,16 @@ impl Config {
         Ok(())
     }
 
+    /// Where residents reach this server, without a trailing `/`: the configured
+    /// `public_url`, or the listen address (fine on one machine, wrong on printed cards —
+    /// the card page says so).
+    pub fn public_base_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.clone(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
     /// The database URL in force: the configured one, or the SQLite file in the data directory.
     pub fn effective_database_url(&self) -> String {
         match &self.database_url {
@@ -458,6 +484,37 @@ fn parse_bool(v: &str) -> Option<bool> {
         "0" | "false" | "no" | "off" => Some(false),
         _ => None,
     }
+}
+
+/// An absolute http(s) URL with a host and nothing after the path: what goes before
+/// `/q/…` in a printed QR code. A trailing `/` is dropped.
+pub fn parse_public_url(s: &str) -> Result<String, String> {
+    let v = s.trim();
+    let rest = v
+        .strip_prefix("https://")
+        .or_else(|| v.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{v}` must start with http:// or https://"))?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || host.starts_with(':') || host.contains('@') {
+        return Err(format!(
+            "`{v}` has no host (like https://minyi.example.gov.cn)"
+        ));
+    }
+    if let Some(bad) = v.chars().find(|c| {
+        c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '"' | '<' | '>' | '\\')
+    }) {
+        return Err(format!(
+            "`{}` contains `{}`; give only the scheme, host, port and path",
+            v.escape_debug(),
+            bad.escape_debug()
+        ));
+    }
+    if v.len() > 200 {
+        return Err(format!(
+            "`{v}` is longer than 200 characters; a QR code of it would be hard to scan"
+        ));
+    }
+    Ok(v.trim_end_matches('/').to_owned())
 }
 
 pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
@@ -603,6 +660,38 @@ mod tests {
             !shown.contains("tok-env") && shown.contains("Secret(…)"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn public_url_is_checked_and_defaults_to_listen() {
+        let c = load_text("public-default", "", &no_env).unwrap();
+        assert_eq!(c.public_base_url(), "http://127.0.0.1:8080");
+        let c = load_text(
+            "public-file",
+            "public_url = \"https://minyi.example.gov.cn/bs/\"\n",
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(c.public_base_url(), "https://minyi.example.gov.cn/bs");
+        let env = |k: &str| (k == "MINYI_PUBLIC_URL").then(|| "http://10.1.2.3:8080".to_string());
+        let c = load_text("public-env", "public_url = \"https://a.example\"\n", &env).unwrap();
+        assert_eq!(c.public_base_url(), "http://10.1.2.3:8080");
+        for bad in [
+            "minyi.example.gov.cn",
+            "ftp://x.example",
+            "https://",
+            "https:///path",
+            "https://x.example/?a=1",
+            "https://x.example/a b",
+            "https://user@x.example",
+        ] {
+            let e =
+                load_text("public-bad", &format!("public_url = \"{bad}\"\n"), &no_env).unwrap_err();
+            assert!(e.contains("public_url"), "{bad}: {e}");
+        }
+        let env = |k: &str| (k == "MINYI_PUBLIC_URL").then(|| "nowhere".to_string());
+        let e = load_text("public-bad-env", "", &env).unwrap_err();
+        assert!(e.contains("MINYI_PUBLIC_URL"), "{e}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Thin by design: handlers parse the request, call `minyi-app`, and render. No business
 //! rule lives here; access rules live in one table (`routes`) enforced by one gate (`guard`).
 
+pub mod cardsvg;
 pub mod extract;
 pub mod guard;
 pub mod html;

@@ -389,7 +389,59 @@ pub fn table() -> Vec<(Route, MethodRouter<AppState>)> {
 
 /// Contact cards and boards.
 fn cards() -> Vec<(Route, MethodRouter<AppState>)> {
-    vec![]
+    use Access::*;
+    use Method as M;
+    use Permission as P;
+    use Target as T;
+    use pages::cards as c;
+    let view = Perm(P::ViewOpinions);
+    vec![
+        // The address in a card's QR code: public, and limited like intake, since each
+        // scan is counted and opens the residents' form.
+        limited(
+            r(M::GET, "/q/u/{code}", Public, T::Unit, get(c::scan_unit)),
+            Limit::Intake,
+        ),
+        limited(
+            r(M::GET, "/q/a/{code}", Public, T::Area, get(c::scan_area)),
+            Limit::Intake,
+        ),
+        r(
+            M::GET,
+            "/units/{code}/cards",
+            view,
+            T::Unit,
+            get(c::print_page),
+        ),
+        r(
+            M::GET,
+            "/units/{code}/card.svg",
+            view,
+            T::Unit,
+            get(c::unit_card),
+        ),
+        r(
+            M::GET,
+            "/units/{code}/board.svg",
+            view,
+            T::Unit,
+            get(c::unit_board),
+        ),
+        r(
+            M::GET,
+            "/areas/{code}/card.svg",
+            view,
+            T::Area,
+            get(c::area_card),
+        ),
+        r(
+            M::GET,
+            "/areas/{code}/board.svg",
+            view,
+            T::Area,
+            get(c::area_board),
+        ),
+    ]
 }
 
 /// Window rating devices.

@@ -33,6 +33,7 @@ macro_rules! conformance {
 }
 
 mod callbacks;
+mod cards;
 mod dashboard;
 mod geometry;
 mod import;

@@ -36,9 +36,94 @@ pub struct ReportForm {
     /// The form's own idempotency key: a double click submits one opinion.
     #[serde(default)]
     submission: String,
+    /// Set when the form was opened from a contact card's QR code: the station whose
+    /// places the area list offers, and `via = qr`, which records the channel as
+    /// `qr_card`. Neither is trusted for more: the area is checked by intake as always.
+    #[serde(default)]
+    station: String,
+    #[serde(default)]
+    via: String,
 }
 
-fn form_page(ctx: &Ctx, status: StatusCode, f: &ReportForm, errors: &[(&str, String)]) -> Response {
+impl ReportForm {
+    fn came_from_card(&self) -> bool {
+        self.via.trim() == "qr"
+    }
+}
+
+/// What a card's scan address puts in the form's address (see `pages::cards`).
+#[derive(serde::Deserialize, Default)]
+pub struct PresetQuery {
+    #[serde(default)]
+    station: String,
+    #[serde(default)]
+    area: String,
+    #[serde(default)]
+    via: String,
+}
+
+/// The area field: with a card's preset, a choice among the station's places (still
+/// changeable, or left to the police); otherwise the plain code field.
+fn area_field(
+    lang: crate::i18n::Lang,
+    f: &ReportForm,
+    preset: Option<&minyi_app::cards::FormPreset>,
+) -> String {
+    let Some(p) = preset else {
+        return format!(
+            "<label for=\"area\">{la}</label><input id=\"area\" name=\"area\" value=\"{av}\" aria-describedby=\"area-hint\"><p id=\"area-hint\" class=\"hint\">{ah}</p>",
+            la = esc(t(lang, "report_area")),
+            av = esc(&f.area),
+            ah = esc(t(lang, "report_area_hint")),
+        );
+    };
+    let chosen = f.area.trim();
+    let place = p
+        .areas
+        .iter()
+        .find(|(c, _, _)| c.as_str() == chosen)
+        .map_or(p.station_name.as_str(), |(_, n, _)| n.as_str());
+    let mut out = format!(
+        "<p class=\"notice cards-preset\" data-preset-station=\"{}\">{}</p>\
+         <input type=\"hidden\" name=\"station\" value=\"{}\">",
+        esc(p.station_code.as_str()),
+        esc(&t(lang, "cards.form_preset")
+            .replace("{place}", place)
+            .replace("{station}", &p.station_name)),
+        esc(p.station_code.as_str()),
+    );
+    out.push_str(&format!(
+        "<label for=\"area\">{}</label><select id=\"area\" name=\"area\" aria-describedby=\"area-hint\">",
+        esc(t(lang, "report_area"))
+    ));
+    let mut any = false;
+    for (code, name, kind) in &p.areas {
+        let sel = code.as_str() == chosen;
+        any |= sel;
+        out.push_str(&format!(
+            "<option value=\"{}\"{}>{} ({})</option>",
+            esc(code.as_str()),
+            if sel { " selected" } else { "" },
+            esc(name),
+            esc(t(lang, &format!("area_kind.{}", kind.code())))
+        ));
+    }
+    out.push_str(&format!(
+        "<option value=\"\"{}>{}</option></select><p id=\"area-hint\" class=\"hint\">{}</p>",
+        if any { "" } else { " selected" },
+        esc(t(lang, "cards.form_area_other")),
+        esc(t(lang, "cards.form_area_hint")),
+    ));
+    out
+}
+
+fn form_page(
+    ctx: &Ctx,
+    status: StatusCode,
+    f: &ReportForm,
+    preset: Option<&minyi_app::cards::FormPreset>,
+    errors: &[(&str, String)],
+) -> Response {
     let lang = ctx.lang;
     let mut summary = String::new();
     if !errors.is_empty() {
@@ -75,10 +160,10 @@ fn form_page(ctx: &Ctx, status: StatusCode, f: &ReportForm, errors: &[(&str, Str
     let body = format!(
         "<h2>{title}</h2><p>{intro}</p>{summary}\
          <form method=\"post\" action=\"/report\" class=\"stack\">{csrf}\
-         <input type=\"hidden\" name=\"submission\" value=\"{sub}\">\
+         <input type=\"hidden\" name=\"submission\" value=\"{sub}\">{via}\
          <label for=\"text\">{lt}</label><textarea id=\"text\" name=\"text\" rows=\"6\" maxlength=\"5000\" required>{tv}</textarea>\
          <label for=\"category\">{lc}</label><select id=\"category\" name=\"category\">{cats}</select>\
-         <label for=\"area\">{la}</label><input id=\"area\" name=\"area\" value=\"{av}\" aria-describedby=\"area-hint\"><p id=\"area-hint\" class=\"hint\">{ah}</p>\
+         {area}\
          <fieldset><legend>{lcontact}</legend><p class=\"hint\">{privacy}</p>\
          <label for=\"name\">{ln}</label><input id=\"name\" name=\"name\" autocomplete=\"name\" maxlength=\"40\" value=\"{nv}\">\
          <label for=\"phone\">{lp}</label><input id=\"phone\" name=\"phone\" type=\"tel\" autocomplete=\"tel\" value=\"{pv}\">\
@@ -93,9 +178,12 @@ fn form_page(ctx: &Ctx, status: StatusCode, f: &ReportForm, errors: &[(&str, Str
         lt = esc(t(lang, "report_text")),
         tv = esc(&f.text),
         lc = esc(t(lang, "report_category")),
-        la = esc(t(lang, "report_area")),
-        av = esc(&f.area),
-        ah = esc(t(lang, "report_area_hint")),
+        via = if f.came_from_card() {
+            "<input type=\"hidden\" name=\"via\" value=\"qr\">"
+        } else {
+            ""
+        },
+        area = area_field(lang, f, preset),
         lcontact = esc(t(lang, "contact_title")),
         privacy = esc(t(lang, "report_privacy")),
         ln = esc(t(lang, "contact_name")),
@@ -112,8 +200,34 @@ fn form_page(ctx: &Ctx, status: StatusCode, f: &ReportForm, errors: &[(&str, Str
     respond::html(ctx, status, t(lang, "report_title"), "/report", &body)
 }
 
-pub async fn report_form(Extension(ctx): Extension<Ctx>) -> Response {
-    form_page(&ctx, StatusCode::OK, &ReportForm::default(), &[])
+pub async fn report_form(
+    State(app): State<App>,
+    Extension(ctx): Extension<Ctx>,
+    crate::extract::Q(q): crate::extract::Q<PresetQuery>,
+) -> Response {
+    // Only the place and the card marker come from the address: a link cannot put words
+    // in a resident's mouth.
+    let f = ReportForm {
+        area: q.area.trim().to_owned(),
+        station: q.station.trim().to_owned(),
+        via: q.via.trim().to_owned(),
+        ..ReportForm::default()
+    };
+    let preset = match preset_of(&app, &f).await {
+        Ok(p) => p,
+        Err(e) => return respond::app_error(&ctx, e),
+    };
+    form_page(&ctx, StatusCode::OK, &f, preset.as_ref(), &[])
+}
+
+async fn preset_of(
+    app: &App,
+    f: &ReportForm,
+) -> Result<Option<minyi_app::cards::FormPreset>, minyi_app::AppError> {
+    if f.station.trim().is_empty() {
+        return Ok(None);
+    }
+    minyi_app::cards::form_preset(app, Some(&f.station), Some(&f.area)).await
 }
 
 pub async fn report(
@@ -163,14 +277,34 @@ pub async fn report(
             .map_err(|e| errors.push(("address", format!("{}: {e}", t(lang, "contact_address")))))
             .ok();
     }
+    let preset = match preset_of(&app, &f).await {
+        Ok(p) => p,
+        Err(e) => return respond::app_error(&ctx, e),
+    };
     let Some(text) = text else {
-        return form_page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, &f, &errors);
+        return form_page(
+            &ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &f,
+            preset.as_ref(),
+            &errors,
+        );
     };
     if !errors.is_empty() {
-        return form_page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, &f, &errors);
+        return form_page(
+            &ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &f,
+            preset.as_ref(),
+            &errors,
+        );
     }
     let submission = Submission {
-        channel: Channel::WebForm,
+        channel: if f.came_from_card() {
+            Channel::QrCard
+        } else {
+            Channel::WebForm
+        },
         text,
         category,
         area_code: opt(&f.area),
@@ -199,9 +333,13 @@ pub async fn report(
             };
             respond::html(&ctx, status, t(lang, "report_thanks"), "/report", &body)
         }
-        Err(minyi_app::AppError::Invalid(m)) => {
-            form_page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, &f, &[("area", m)])
-        }
+        Err(minyi_app::AppError::Invalid(m)) => form_page(
+            &ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &f,
+            preset.as_ref(),
+            &[("area", m)],
+        ),
         Err(e) => respond::app_error(&ctx, e),
     }
 }

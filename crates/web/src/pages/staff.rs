@@ -65,6 +65,18 @@ async fn render_unit(app: &App, ctx: &Ctx, code: &str) -> Response {
             esc(&parent.name)
         ));
     }
+    if matches!(
+        v.unit.kind,
+        minyi_core::org::UnitKind::Station
+            | minyi_core::org::UnitKind::CountyBureau
+            | minyi_core::org::UnitKind::CityBureau
+    ) {
+        body.push_str(&format!(
+            "<p><a href=\"/units/{}/cards\" data-link=\"cards\">{}</a></p>",
+            esc(v.unit.code.as_str()),
+            esc(t(lang, "cards.link"))
+        ));
+    }
     if !v.officers.is_empty() {
         body.push_str(&format!(
             "<h3>{}</h3><ul class=\"contact\">",

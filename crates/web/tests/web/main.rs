@@ -3,6 +3,7 @@
 //! (`matrix`), and personal data, CSRF, sessions and rate limits (`security`).
 
 mod kiosk;
+mod cards;
 mod matrix;
 mod open311;
 mod pages;

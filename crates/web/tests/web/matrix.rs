@@ -413,6 +413,25 @@ async fn request(
             id.to_string()
         }
     };
+    // A card's public scan address names a station (a department has no card); whose
+    // subtree it is in does not matter to a public route.
+    let param = if r.path.starts_with("/q/u/") {
+        (if case.foreign { "MB-C1-S1" } else { "MA-C1-S1" }).to_owned()
+    } else {
+        param
+    };
+    // Survey routes name a wave, which every unit shares: one made on first use.
+    if r.path.contains("{wave}") && minyi_app::surveys::wave(app, "MATRIX-W").await.is_err() {
+        let input = minyi_app::surveys::WaveInput {
+            code: "MATRIX-W".into(),
+            name: "矩阵测试测评".into(),
+            period: "2026-Q3".into(),
+            config: Default::default(),
+            margins: None,
+            synthetic: false,
+        };
+        minyi_app::surveys::create_wave(app, input, now).await.unwrap();
+    }
     let uri = r
         .path
         .replace("{code}", &param)
