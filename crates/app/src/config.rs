@@ -63,6 +63,10 @@ pub struct FileConfig {
     pub escalate_county_after_working_days: Option<u32>,
     /// Deadline watch: escalate to the city bureau this many working days late.
     pub escalate_city_after_working_days: Option<u32>,
+    /// `[triage]`: the classifier model file and its review threshold.
+    pub triage: Option<crate::triage::TriageFile>,
+    /// `[merge]`: the near-duplicate window and similarity threshold.
+    pub merge: Option<crate::triage::MergeFile>,
     /// `[kiosk]`: the window rating devices' scale and dissatisfaction reasons.
     pub kiosk: Option<crate::kiosk::KioskFile>,
 }
@@ -79,6 +83,7 @@ pub struct Config {
     pub security: SecurityConfig,
     pub sms: SmsConfig,
     pub watch: crate::watch::WatchRules,
+    pub triage: crate::triage::TriageConfig,
     pub kiosk: crate::kiosk::KioskConfig,
 }
 
@@ -260,6 +265,7 @@ impl Config {
             security: SecurityConfig::default(),
             sms: SmsConfig::default(),
             watch: crate::watch::WatchRules::default(),
+            triage: crate::triage::TriageConfig::default(),
             kiosk: crate::kiosk::KioskConfig::default(),
         }
     }
@@ -432,6 +438,9 @@ impl Config {
                 self.watch.city_after_working_days, self.watch.county_after_working_days
             )));
         }
+        self.triage
+            .apply_file(path, file.triage, file.merge)
+            .map_err(err)?;
         let sms = &mut self.sms;
         if let Some(v) = file.sms_provider {
             sms.set_provider(&v).map_err(err)?;

@@ -289,6 +289,11 @@ pub async fn act(
         &format!("act={} state={}", act.code(), state.code()),
     )
     .await?;
+    // A merged matter answers every original channel: the same answer and closing reach
+    // each original merged into this one, and their residents the answered notice.
+    if matches!(act, Act::Respond { .. } | Act::Close { .. }) {
+        crate::merge::echo(app, &o, act.code(), detail.as_deref(), &p.actor(), now).await?;
+    }
     Ok(Ok(state))
 }
 
@@ -355,6 +360,9 @@ pub async fn resident_verdict(
         .opinion_by_tracking_code(&code)
         .await?
         .ok_or(AppError::NotFound)?;
+    if o.state == OpinionState::Merged {
+        return crate::merge::resident_verdict_on_merged(app, &o, verdict, now).await;
+    }
     if !matches!(o.state, OpinionState::Responded | OpinionState::Notified) {
         return Ok(Err(Refusal("verdict_not_now")));
     }

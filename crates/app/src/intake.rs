@@ -2,14 +2,14 @@
 //! and at the responsible station, set the first deadline, seal the resident's identity,
 //! and store it durably with its "received" event — or say exactly what was wrong.
 //!
-//! The triage here is the floor (area → station, a category the sender chose or
-//! "other"); the intake issue replaces it with the rules-and-keywords classifier.
+//! Triage (`crate::triage`) classifies the text and routes the matter: the sender's own
+//! category wins, a conduct complaint goes to the county bureau above the station, a
+//! non-police matter to its linked department, urgent matters are due the same day. After
+//! the commit, the triage record is kept and near-duplicates are proposed (`crate::merge`).
 
 use chrono::{DateTime, Utc};
-use minyi_core::opinion::{
-    Escalation, NewOpinion, OpinionState, OpinionText, TrackingCode, default_response_working_days,
-};
-use minyi_core::taxonomy::{Category, Channel, Sentiment, Urgency};
+use minyi_core::opinion::{NewOpinion, OpinionState, OpinionText, TrackingCode};
+use minyi_core::taxonomy::{Category, Channel};
 use minyi_store::{InsertOutcome, IntakeWrite, NewAudit, Store};
 use minyi_vault::DataKey;
 use tokio::sync::{mpsc, oneshot};
@@ -69,9 +69,9 @@ pub async fn submit(app: &App, s: Submission, actor: &str, now: DateTime<Utc>) -
             "the area is outside the unit this key was issued for".into(),
         ));
     }
-    let category = s.category.unwrap_or(Category::Other);
-    let urgency = Urgency::Normal;
-    let days = default_response_working_days(category, urgency);
+    let triage = app.triage.classify(s.text.as_str());
+    let routing = crate::triage::apply(app, &triage, s.category, unit_id).await?;
+    let days = routing.working_days;
     let due_at = app
         .calendar
         .deadline(now, days)
@@ -90,15 +90,15 @@ pub async fn submit(app: &App, s: Submission, actor: &str, now: DateTime<Utc>) -
             client_key: client_key.clone(),
             channel: s.channel,
             text: s.text.clone(),
-            category,
-            sentiment: Sentiment::Neutral,
-            urgency,
-            department: None,
+            category: routing.category,
+            sentiment: routing.sentiment,
+            urgency: routing.urgency,
+            department: routing.department,
             area_id: area.as_ref().map(|a| a.id),
-            unit_id,
-            department_id: None,
+            unit_id: routing.unit_id,
+            department_id: routing.department_id,
             state: OpinionState::Received,
-            escalation: Escalation::Station,
+            escalation: routing.escalation,
             key_opinion: false,
             received_at: now,
             due_at: Some(due_at),
@@ -132,6 +132,7 @@ pub async fn submit(app: &App, s: Submission, actor: &str, now: DateTime<Utc>) -
         };
         match app.intake.commit(write).await? {
             InsertOutcome::Created(id) => {
+                crate::triage::after_stored(app, id, &triage, routing.overridden, now).await;
                 return Ok(Receipt {
                     id,
                     tracking_code: code,

@@ -72,6 +72,8 @@ pub struct App {
     pub calendar: std::sync::Arc<Calendar>,
     /// The data key (see `keys`): encrypts residents' identities, seals the audit chain.
     pub key: std::sync::Arc<minyi_vault::DataKey>,
+    /// The triage classifier (keyword rules, or the configured model), loaded once.
+    pub triage: std::sync::Arc<triage::Classifier>,
     /// Intake's group-commit writer (see `intake::Committer`).
     pub intake: intake::Committer,
 }
@@ -81,11 +83,13 @@ impl App {
     pub async fn open(config: Config) -> Result<App> {
         prepare_data_dir(&config.data_dir)?;
         let calendar = load_calendar(config.calendar_file.as_deref())?;
+        let classifier = triage::Classifier::load(&config.triage)?;
         let store = Store::open(&config.effective_database_url()).await?;
         let key = keys::load_or_create(&config, &store).await?;
         let key = std::sync::Arc::new(key);
         Ok(App {
             intake: intake::Committer::start(store.clone(), key.clone()),
+            triage: std::sync::Arc::new(classifier),
             config,
             store,
             calendar: std::sync::Arc::new(calendar),

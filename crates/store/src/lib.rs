@@ -35,6 +35,7 @@ pub use cards::{ScanCount, ScanTarget, StationScans};
 pub use contacts::{ANONYMISED, ContactRow, NewContact};
 pub use error::{Result, StoreError};
 pub use import::ImportItem;
+pub use merges::{MERGEABLE, MergeOutcome, ProposalRow, ProposalState, TriageRecord};
 pub use migrate::{LATEST as SCHEMA_VERSION, schema_columns};
 pub use opinions::{AuditSeal, Changes, InsertOutcome, IntakeWrite, OpinionRow, Step};
 pub use org::{AreaRow, OfficerRow, UnitRow};

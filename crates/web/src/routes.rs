@@ -477,7 +477,26 @@ fn kiosk() -> Vec<(Route, MethodRouter<AppState>)> {
 
 /// Near-duplicate merging.
 fn merge() -> Vec<(Route, MethodRouter<AppState>)> {
-    vec![]
+    use Access::*;
+    use Method as M;
+    use Permission as P;
+    use Target as T;
+    vec![
+        r(
+            M::GET,
+            "/merges",
+            Perm(P::ViewOpinions),
+            T::None,
+            get(pages::merge::list),
+        ),
+        r(
+            M::POST,
+            "/opinions/{code}/merge",
+            Perm(P::HandleOpinions),
+            T::Opinion,
+            post(pages::merge::decide),
+        ),
+    ]
 }
 
 /// Imports of 110 incidents, cases and permits through the API; hard indicators.

@@ -6,6 +6,7 @@ use minyi_store::testing::TestDb;
 
 mod dashboard;
 mod handling;
+mod merge;
 mod records;
 
 fn small() -> Volumes {

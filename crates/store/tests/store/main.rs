@@ -37,6 +37,7 @@ mod cards;
 mod dashboard;
 mod geometry;
 mod import;
+mod merges;
 mod kiosk;
 mod outbox;
 mod security;

@@ -464,11 +464,11 @@ async fn by_code(app: &App, code: &str) -> minyi_app::Result<Option<OpinionRow>>
     let Ok(tc) = TrackingCode::parse(code) else {
         return Ok(None);
     };
-    Ok(app
-        .store
-        .opinion_by_tracking_code(&tc)
-        .await?
-        .filter(listed))
+    let Some(o) = app.store.opinion_by_tracking_code(&tc).await?.filter(listed) else {
+        return Ok(None);
+    };
+    // A merged original answers with the matter it joined (see `minyi_app::merge`).
+    Ok(Some(minyi_app::merge::as_seen_by_resident(app, o).await?))
 }
 
 /// `GET /open311/v2/requests.{format}` with the spec's filters.

@@ -375,6 +375,14 @@ pub async fn track(
             },
             Err(_) => None,
         };
+        // A merged original shows the one matter being handled (see `minyi_app::merge`).
+        let found = match found {
+            Some(o) => match minyi_app::merge::as_seen_by_resident(&app, o).await {
+                Ok(o) => Some(o),
+                Err(e) => return respond::app_error(&ctx, e),
+            },
+            None => None,
+        };
         match found {
             Some(o) => {
                 if q.thanks.is_some() {

@@ -245,6 +245,7 @@ async fn render_opinion(
         }
         body.push_str("</ol>");
     }
+    body.push_str(&crate::pages::merge::block(app, ctx, &p, o).await);
     let offered = minyi_app::handling::offered(&p, o);
     if !offered.is_empty() {
         // Assignment targets: stations, bureaus and departments in scope.

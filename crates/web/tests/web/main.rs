@@ -5,6 +5,7 @@
 mod kiosk;
 mod cards;
 mod matrix;
+mod merge;
 mod open311;
 mod pages;
 mod security;

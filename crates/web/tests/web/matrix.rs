@@ -511,6 +511,12 @@ async fn request(
             ("new", "another long passphrase".into()),
         ],
         "/opinions/{code}/act" => vec![("csrf", csrf), ("act", "mark_key".into())],
+        // No proposal names the fixture's matters: answered on its merits (409).
+        "/opinions/{code}/merge" => vec![
+            ("csrf", csrf),
+            ("proposal", "1".into()),
+            ("decision", "reject".into()),
+        ],
         "/track/verdict" => vec![
             ("csrf", csrf),
             ("code", fx.opinions["op_a1"].clone()),
