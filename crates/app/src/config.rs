@@ -67,6 +67,9 @@ pub struct FileConfig {
     pub triage: Option<crate::triage::TriageFile>,
     /// `[merge]`: the near-duplicate window and similarity threshold.
     pub merge: Option<crate::triage::MergeFile>,
+    /// `[callbacks]`: callback rules, attempts and case-progress notices, laid over the
+    /// shipped rules (`minyi_core::callback::DEFAULT_RULES`).
+    pub callbacks: Option<toml::Table>,
     /// `[kiosk]`: the window rating devices' scale and dissatisfaction reasons.
     pub kiosk: Option<crate::kiosk::KioskFile>,
 }
@@ -84,6 +87,7 @@ pub struct Config {
     pub sms: SmsConfig,
     pub watch: crate::watch::WatchRules,
     pub triage: crate::triage::TriageConfig,
+    pub callbacks: minyi_core::callback::CallbackRules,
     pub kiosk: crate::kiosk::KioskConfig,
 }
 
@@ -266,6 +270,7 @@ impl Config {
             sms: SmsConfig::default(),
             watch: crate::watch::WatchRules::default(),
             triage: crate::triage::TriageConfig::default(),
+            callbacks: minyi_core::callback::CallbackRules::default(),
             kiosk: crate::kiosk::KioskConfig::default(),
         }
     }
@@ -453,6 +458,10 @@ impl Config {
         }
         for (code, text) in file.sms_templates.unwrap_or_default() {
             sms.set_template(&code, &text).map_err(err)?;
+        }
+        if let Some(section) = &file.callbacks {
+            self.callbacks = minyi_core::callback::CallbackRules::from_toml(Some(section))
+                .map_err(|e| err(e.to_string()))?;
         }
         if let Some(k) = &file.kiosk {
             self.kiosk = crate::kiosk::KioskConfig::from_file(k).map_err(err)?;

@@ -134,6 +134,30 @@ pub async fn enqueue_answered(
     enqueue(app, "answered", phone, code, None, None, now).await
 }
 
+/// Queues a case-progress notice (回告) already rendered from its `[callbacks.notices]`
+/// template: the text names the case's public reference and the milestone, never a
+/// person. `dedup_key` (`notice:case:ID:MILESTONE`) makes each milestone go out once.
+pub async fn enqueue_notice(
+    app: &App,
+    milestone: &str,
+    phone: &PhoneNumber,
+    text: &str,
+    subject: &str,
+    dedup_key: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    let m = NewOutbox {
+        kind: "sms".into(),
+        recipient_enc: app.key.encrypt(Field::Phone, phone.as_str()),
+        recipient_hash: phone_lookup(&app.key, phone),
+        template: format!("notice_{milestone}"),
+        body: text.to_owned(),
+        subject: Some(subject.to_owned()),
+        dedup_key: Some(dedup_key.to_owned()),
+    };
+    Ok(app.store.enqueue_outbox(&m, now).await?)
+}
+
 /// What one round of sending did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Round {

@@ -234,10 +234,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let _ = watch_stop.changed().await;
                 },
             ));
+            // And the callback planner: callbacks and case-progress notices from records.
+            let mut planner_stop = stop_outbox.subscribe();
+            let planner = tokio::spawn(minyi_app::callbacks::run_forever(
+                app.clone(),
+                std::time::Duration::from_secs(60),
+                async move {
+                    let _ = planner_stop.changed().await;
+                },
+            ));
             let served = minyi_web::serve(app, listener).await;
             let _ = stop_outbox.send(true);
             let _ = outbox.await;
             let _ = watch.await;
+            let _ = planner.await;
             served?;
             Ok(())
         }

@@ -31,6 +31,9 @@ mod watch;
 
 pub use accounts::{AccountRow, ApiKeyRow, NewAccount, NewApiKey, SessionRow};
 pub use audit::{AUDIT_GENESIS, AuditRow, NewAudit};
+pub use callbacks::{
+    AttemptChange, AttemptRow, CallbackQuery, CallbackRow, NewCallback, PlanRecord,
+};
 pub use cards::{ScanCount, ScanTarget, StationScans};
 pub use contacts::{ANONYMISED, ContactRow, NewContact};
 pub use error::{Result, StoreError};

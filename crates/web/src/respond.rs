@@ -28,6 +28,7 @@ pub fn nav(ctx: &Ctx) -> String {
     if p.may(Permission::ViewOpinions) {
         links.push(("/queue", "nav_queue"));
         links.push(("/unit", "nav_my_unit"));
+        links.push(("/callbacks", "callbacks.nav"));
     }
     if p.may(Permission::ManageAccounts) {
         links.push(("/admin/users", "nav_users"));

@@ -41,6 +41,8 @@ pub enum Target {
     ApiKey,
     Area,
     Officer,
+    /// A callback task by id; in scope when its calling unit is.
+    Callback,
 }
 
 #[derive(Debug, Clone)]
@@ -506,7 +508,40 @@ fn records() -> Vec<(Route, MethodRouter<AppState>)> {
 
 /// Callback worklist and outcomes.
 fn callbacks() -> Vec<(Route, MethodRouter<AppState>)> {
-    vec![]
+    use Access::*;
+    use Method as M;
+    use Permission as P;
+    use Target as T;
+    vec![
+        r(
+            M::GET,
+            "/callbacks",
+            Perm(P::ViewOpinions),
+            T::None,
+            get(pages::callbacks::list),
+        ),
+        r(
+            M::GET,
+            "/callbacks/{id}",
+            Perm(P::ViewOpinions),
+            T::Callback,
+            get(pages::callbacks::show),
+        ),
+        r(
+            M::POST,
+            "/callbacks/{id}/outcome",
+            Perm(P::HandleOpinions),
+            T::Callback,
+            post(pages::callbacks::outcome),
+        ),
+        r(
+            M::POST,
+            "/callbacks/{id}/reveal",
+            Perm(P::RevealPersonalData),
+            T::Callback,
+            post(pages::callbacks::reveal),
+        ),
+    ]
 }
 
 /// The table without handlers: for the guard, the tests and the docs.

@@ -172,6 +172,16 @@ pub async fn inbound(
             Err(e) => return app_problem(e),
         }
     }
+    // `TD` / `退订`: stop case-progress notices and callbacks to this phone.
+    if minyi_core::callback::is_opt_out_reply(&m.text) {
+        return match minyi_app::callbacks::opt_out_by_sms(&app, &phone, now).await {
+            Ok(n) => json(
+                StatusCode::OK,
+                serde_json::json!({"kind": "opt_out", "records": n}),
+            ),
+            Err(e) => app_problem(e),
+        };
+    }
     let text = match OpinionText::parse(&m.text) {
         Ok(t) => t,
         Err(e) => return invalid("text", e),

@@ -226,9 +226,56 @@ async fn fixture(app: &App) -> Fixture {
         minyi_app::auth::create_api_key(app, Operator::Cli, "MA", KeyPurpose::Kiosk, "m", now)
             .await
             .unwrap();
+    // A callback owed by each station and by a department, with a number to call.
+    let contact_id = {
+        let tc = TrackingCode::parse(&opinions["op_a1"]).unwrap();
+        let o = app
+            .store
+            .opinion_by_tracking_code(&tc)
+            .await
+            .unwrap()
+            .unwrap();
+        app.store
+            .contact_of_opinion(o.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    let mut callbacks = HashMap::new();
+    for (i, (name, unit_id)) in [
+        ("cb_a1", s_a1),
+        ("cb_a2", s_a2),
+        ("cb_b1", s_b1),
+        ("cb_da", d_a),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let planned = minyi_store::NewCallback {
+            source: minyi_core::records::CallbackSource::Case,
+            source_id: 9000 + i as i64,
+            rule: "case_filed".into(),
+            unit_id,
+            trigger_at: now,
+            due_at: now + chrono::Duration::days(3),
+            state: minyi_core::records::CallbackState::Pending,
+            exclusion: None,
+            contact_id: Some(contact_id),
+            synthetic: false,
+        };
+        app.store.upsert_callbacks(&[planned], now).await.unwrap();
+        let row = app
+            .store
+            .callbacks_of_record(minyi_core::records::CallbackSource::Case, 9000 + i as i64)
+            .await
+            .unwrap();
+        callbacks.insert(name, row[0].id.to_string());
+    }
     Fixture {
         opinions,
         officers,
+        callbacks,
         open311,
         kiosk,
     }
@@ -236,6 +283,7 @@ async fn fixture(app: &App) -> Fixture {
 
 struct Fixture {
     opinions: HashMap<&'static str, String>,
+    callbacks: HashMap<&'static str, String>,
     officers: HashMap<&'static str, String>,
     open311: String,
     kiosk: String,
@@ -293,6 +341,15 @@ impl Who {
             Who::Staff(Role::CountyAnalyst) | Who::Staff(Role::StationStaff) => ("of_a1", "of_a2"),
             Who::Staff(Role::DepartmentLiaison) => ("of_da", "of_a1"),
             _ => ("of_a1", "of_b1"),
+        }
+    }
+
+    /// Callbacks are seen through the unit tree of the calling unit.
+    fn callbacks(self) -> (&'static str, &'static str) {
+        match self {
+            Who::Staff(Role::CountyAnalyst) | Who::Staff(Role::StationStaff) => ("cb_a1", "cb_a2"),
+            Who::Staff(Role::DepartmentLiaison) => ("cb_da", "cb_a1"),
+            _ => ("cb_a1", "cb_b1"),
         }
     }
 
@@ -378,6 +435,10 @@ async fn request(
             let (own, foreign) = who.officers();
             fx.officers[if case.foreign { foreign } else { own }].clone()
         }
+        Target::Callback => {
+            let (own, foreign) = who.callbacks();
+            fx.callbacks[if case.foreign { foreign } else { own }].clone()
+        }
         Target::Account => {
             // A fresh victim each time, so disabling one does not change the next case.
             let name = format!("victim{n}");
@@ -430,7 +491,9 @@ async fn request(
             margins: None,
             synthetic: false,
         };
-        minyi_app::surveys::create_wave(app, input, now).await.unwrap();
+        minyi_app::surveys::create_wave(app, input, now)
+            .await
+            .unwrap();
     }
     let uri = r
         .path
@@ -517,6 +580,9 @@ async fn request(
             ("proposal", "1".into()),
             ("decision", "reject".into()),
         ],
+        // Unanswered calls until the callback fails; later ones are answered 422.
+        "/callbacks/{id}/outcome" => vec![("csrf", csrf), ("outcome", "no_answer".into())],
+        "/callbacks/{id}/reveal" => vec![("csrf", csrf), ("reason", "矩阵测试回访".into())],
         "/track/verdict" => vec![
             ("csrf", csrf),
             ("code", fx.opinions["op_a1"].clone()),
