@@ -3,8 +3,9 @@
 // the URL fragment, residents rate online, then offline (one 不满意 with a reason), the
 // page is reloaded while still offline (the offline worker serves it, the queue survives),
 // the network returns and the queue drains — and the server holds exactly one rating per
-// tap. Then an answer is lost after the server stored the batch: the device resends, the
-// server says duplicate, and the count still goes up by one per tap.
+// tap. Then an answer is lost after the server stored the batch, and a page reload cuts
+// off another: each time the device resends, the server says duplicate, and the count
+// still goes up by one per tap.
 //
 // Run by suite.mjs (which owns the browser and the helpers); it never starts a server.
 
@@ -141,6 +142,7 @@ export function kioskSteps(h) {
       // A reload without network: the worker serves the page, the queue is still there.
       await page.reload({ waitUntil: 'load' });
       await page.locator(RATE).waitFor({ state: 'visible' });
+      h.check(await page.evaluate(() => !!navigator.serviceWorker.controller), 'the offline reload was not served through the offline worker');
       const q = await queued(page);
       h.check(q.length === 5, `after an offline reload ${q.length} ratings are queued, expected 5`);
       h.check(q.filter((i) => i.level === 3 && i.reason === 'waiting').length === 1, 'the 不满意 with reason 等候时间长 is not in the queue');
@@ -167,13 +169,26 @@ export function kioskSteps(h) {
       const { page } = s;
       const before = await storedOnServer();
       const answers = [];
+      let holdForReload = false;
+      let stored;
+      const storedSignal = new Promise((resolve) => (stored = resolve));
+      let release;
+      const reloaded = new Promise((resolve) => (release = resolve));
       await page.route('**/api/v1/ratings', async (route) => {
         // The batch reaches the server and is stored; the answer never reaches the page.
         const resp = await route.fetch();
         const body = await resp.json();
         answers.push(body);
-        if (answers.length === 1) await route.abort('failed');
-        else await route.fulfill({ response: resp });
+        if (answers.length === 1) {
+          await route.abort('failed');
+        } else if (holdForReload) {
+          holdForReload = false;
+          stored(body);
+          await reloaded;
+          await route.abort('aborted').catch(() => {}); // the reload already cut it off
+        } else {
+          await route.fulfill({ response: resp });
+        }
       });
       await page.goto(`/kiosk#token=${encodeURIComponent(token)}`, { waitUntil: 'load' });
       await page.locator(RATE).waitFor({ state: 'visible' });
@@ -184,8 +199,23 @@ export function kioskSteps(h) {
       h.check(answers[1].duplicate === 1 && answers[1].stored === 0, `the resend was not a duplicate: ${JSON.stringify(answers[1])}`);
       await rate(page, 2);
       await pendingIs(page, 0);
+
+      // The page reloads while a batch is on its way: stored on the server, the answer
+      // never read; the reloaded page finds the rating still queued and sends it again.
+      holdForReload = true;
+      const sent = answers.length;
+      await page.locator(`${RATE} .kiosk-levels[data-scale="3"] button[data-level="1"]`).click();
+      const first = await storedSignal;
+      h.check(first.stored === 1, `the batch cut off by the reload was not stored: ${JSON.stringify(first)}`);
+      await page.reload({ waitUntil: 'load' });
+      release();
+      await page.locator(RATE).waitFor({ state: 'visible' });
+      await pendingIs(page, 0);
+      const resent = answers.slice(sent + 1);
+      h.check(resent.length >= 1 && resent[0].duplicate === 1 && resent[0].stored === 0, `after the reload the rating was not answered as a duplicate: ${JSON.stringify(resent)}`);
+
       const after = await storedOnServer();
-      h.check(after === before + 2, `two taps after a lost answer made ${after - before} ratings, expected 2`);
+      h.check(after === before + 3, `three taps (one answer lost, one cut off by a reload) made ${after - before} ratings, expected 3`);
       const errs = unexpected(s);
       h.check(errs.length === 0, `kiosk lost answer: unexpected errors:\n  ${errs.join('\n  ')}`);
     } finally {
@@ -217,7 +247,7 @@ export function kioskSteps(h) {
 
   return [
     ['kiosk: rate online, offline, reload offline, sync — exactly 8 on the server', offlineAndBack],
-    ['kiosk: an answer lost after the server stored the batch counts once', lostAnswer],
+    ['kiosk: an answer lost, or cut off by a reload, after the server stored the batch counts once', lostAnswer],
     ['kiosk: a phone in English', phone],
   ];
 }

@@ -526,6 +526,39 @@ mod tests {
     }
 
     #[test]
+    fn kiosk_table_in_minyi_toml() {
+        let load = |name: &str, text: &str| {
+            let dir =
+                std::env::temp_dir().join(format!("minyi-kiosk-{name}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(crate::config::CONFIG_FILE), text).unwrap();
+            let c = crate::Config::load(dir.clone(), None, &|_| None).map_err(|e| e.to_string());
+            std::fs::remove_dir_all(&dir).unwrap();
+            c
+        };
+        assert_eq!(load("none", "").unwrap().kiosk, KioskConfig::default());
+        let c = load(
+            "five",
+            "[kiosk]\nscale = 5\nreasons = [\"repeated_trips\", \"other\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.kiosk.scale, RatingScale::Five);
+        assert_eq!(
+            c.kiosk.reasons,
+            vec![RatingReason::RepeatedTrips, RatingReason::Other]
+        );
+        for (text, names) in [
+            ("[kiosk]\nscale = 4\n", "kiosk.scale"),
+            ("[kiosk]\nreasons = [\"rude\"]\n", "kiosk.reasons"),
+            ("[kiosk]\nscal = 5\n", "scal"),
+            ("[kiosk]\nscale = \"five\"\n", "scale"),
+        ] {
+            let e = load("bad", text).unwrap_err();
+            assert!(e.contains("minyi.toml") && e.contains(names), "{text}: {e}");
+        }
+    }
+
+    #[test]
     fn config_names_its_keys() {
         let f = |scale, reasons: Option<Vec<&str>>| {
             KioskConfig::from_file(&KioskFile {

@@ -256,6 +256,10 @@
       } else if (resp.status === 409) {
         problem = 'not_window';
         next = retryDelay();
+      } else if (resp.status === 429) {
+        // Several windows behind one office address share its limit: wait as told.
+        const wait = Number(resp.headers.get('Retry-After')) * 1000;
+        next = Math.max(retryDelay(), Number.isFinite(wait) ? wait : 0);
       } else {
         next = retryDelay();
       }
