@@ -634,3 +634,60 @@ fn bad_callback_config_names_the_key() {
     assert_eq!(c.callbacks.rules.len(), 5);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The demo city: every record is read once, nothing breaks, and a second pass creates
+/// nothing (records older than `plan_within_days` get no callback; the demo's records
+/// carry no contact, so those planned are excluded as `no_contact`).
+async fn demo_story(db: TestDb) {
+    let app = super::app_for(&db).await;
+    minyi_app::demo::load(&app, 3, super::small(), &|_| {})
+        .await
+        .unwrap();
+    // The day after the demo period (which ends on 20 November 2026).
+    let now = sh(11, 21, 9, 0);
+    let first = plan(&app, now).await.unwrap();
+    assert_eq!(first.records, 800 + 200 + 300, "{first:?}");
+    assert!(first.created > 0 && first.too_old > 0, "{first:?}");
+    assert_eq!(first.notices, 0);
+    let second = plan(&app, now + Duration::minutes(1)).await.unwrap();
+    assert_eq!((second.records, second.created, second.updated), (0, 0, 0));
+    let leader = app
+        .store
+        .units()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.parent_id.is_none())
+        .unwrap();
+    let ids: Vec<i64> = app
+        .store
+        .units()
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    let (rows, total) = app
+        .store
+        .callback_worklist(
+            &ids,
+            &minyi_store::CallbackQuery {
+                limit: 20,
+                ..Default::default()
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(total as u64, first.created, "under {}", leader.name);
+    assert!(
+        rows.iter().all(|r| r.state == CallbackState::Excluded
+            && r.excluded_reason == Some(Exclusion::NoContact))
+    );
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_city_is_planned_once_sqlite() {
+    demo_story(TestDb::sqlite()).await;
+}

@@ -264,3 +264,40 @@ async fn callback_worklist_postgres() {
     };
     story(db).await;
 }
+
+/// On the demo city, after a planner pass: the city's worklist and a callback's page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callback_pages_on_the_demo_city() {
+    let db = TestDb::sqlite();
+    let app = crate::app_with_demo(&db).await;
+    // The day after the demo period (1 year to 20 November 2026).
+    let after = chrono::DateTime::parse_from_rfc3339("2026-11-21T01:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let r = minyi_app::callbacks::plan(&app, after).await.unwrap();
+    assert!(r.created > 0, "{r:?}");
+    let accounts = minyi_app::demo::create_accounts(&app, Utc::now())
+        .await
+        .unwrap();
+    let city = accounts.iter().find(|a| a.username == "demo_city").unwrap();
+    let mut c = Client::new(minyi_web::router(app.clone()));
+    c.sign_in(&city.username, &city.password).await;
+    let list = c.get("/callbacks?state=excluded").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(
+        list.body.contains("无联系电话"),
+        "demo records carry no phone"
+    );
+    let i = list.body.find("href=\"/callbacks/").unwrap() + "href=\"/callbacks/".len();
+    let id: String = list.body[i..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    let page = c.get(&format!("/callbacks/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        !page.body.contains("/outcome"),
+        "an excluded callback is not called"
+    );
+    db.drop_db().await;
+}
