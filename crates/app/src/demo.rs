@@ -251,6 +251,12 @@ pub async fn load(
         .filter_map(|(code, g)| Some((*area_ids.get(code.as_str())?, g.to_geojson())))
         .collect();
     store.set_area_geometry(&cells).await?;
+    // The synthetic survey wave (about 7,000 interviews) only with the full city: the
+    // small demos many tests load stay as fast as they were.
+    if volumes.opinions >= DEMO_SURVEY_FROM_OPINIONS {
+        progress("drawing the synthetic survey wave");
+        crate::surveys::load_demo_wave(app, seed, 100).await?;
+    }
     store.meta_set("synthetic_demo", "true").await?;
     store.meta_set(DEMO_STATE, "complete").await?;
     crate::audit::record(
@@ -274,6 +280,9 @@ pub async fn load(
 }
 
 const DEMO_STATE: &str = "demo_state";
+
+/// From this many opinions on, a demo load is the full city and gets a survey wave.
+pub const DEMO_SURVEY_FROM_OPINIONS: usize = 10_000;
 
 /// Refuses a store whose demo load was interrupted: it holds a partial city.
 pub async fn check_not_half_loaded(app: &App) -> Result<()> {

@@ -25,6 +25,7 @@ pub mod overview;
 pub mod privacy;
 pub mod records;
 pub mod scoped;
+pub mod surveys;
 pub mod triage;
 pub mod watch;
 

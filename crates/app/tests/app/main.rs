@@ -9,6 +9,7 @@ mod dashboard;
 mod handling;
 mod merge;
 mod records;
+mod surveys;
 
 fn small() -> Volumes {
     Volumes {
