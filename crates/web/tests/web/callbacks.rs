@@ -249,6 +249,37 @@ async fn story(db: TestDb) {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The victim replies TD to a notice: their records are opted out, no opinion opens.
+    let (_, key) = minyi_app::auth::create_api_key(
+        &app,
+        Operator::Cli,
+        "WB",
+        minyi_core::access::KeyPurpose::Sms,
+        "gateway",
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    for (n, expected) in [(1, "1"), (2, "0")] {
+        let req = axum::http::Request::builder()
+            .method(axum::http::Method::POST)
+            .uri("/sms/inbound")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .body(axum::body::Body::from(
+                serde_json::json!({"from": "13912345678", "text": "ＴＤ", "message_id": format!("td{n}")})
+                    .to_string(),
+            ))
+            .unwrap();
+        let r = s1.send(req).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(
+            r.body.contains("\"opt_out\"") && r.body.contains(&format!("\"records\":{expected}")),
+            "{}",
+            r.body
+        );
+    }
     db.drop_db().await;
 }
 
