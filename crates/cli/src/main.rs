@@ -12,6 +12,7 @@ mod admin;
 mod bench;
 mod import;
 mod stats;
+mod survey;
 mod text;
 
 #[derive(Parser)]
@@ -82,6 +83,11 @@ enum Command {
     Stats {
         #[command(subcommand)]
         command: stats::StatsCommand,
+    },
+    /// Three-indicator survey waves: create, allocate (agency sheet), import, state, estimates.
+    Survey {
+        #[command(subcommand)]
+        command: survey::SurveyCommand,
     },
     /// Staff accounts: add, list, disable, enable, reset-password.
     User {
@@ -297,6 +303,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stats { command } => {
             init_logging("warn")?;
             stats::run(command)
+        }
+        Command::Survey { command } => {
+            let config = load_config(&cli)?;
+            init_logging("warn")?;
+            survey::run(config, command).await
         }
         Command::User { command } => {
             let config = load_config(&cli)?;
