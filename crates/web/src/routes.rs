@@ -386,7 +386,29 @@ pub fn table() -> Vec<(Route, MethodRouter<AppState>)> {
     t.extend(merge());
     t.extend(records());
     t.extend(callbacks());
+    t.extend(surveys());
     t
+}
+
+/// Survey waves, responses and the three indicators.
+fn surveys() -> Vec<(Route, MethodRouter<AppState>)> {
+    use Access::*;
+    use Method as M;
+    use Permission as P;
+    use Target as T;
+    use pages::surveys as s;
+    // The path names a wave, which every signed-in unit shares; what lies in the
+    // viewer's scope (the station rows) is cut where the estimates are read.
+    let view = Perm(P::ViewOpinions);
+    let work = Perm(P::SurveyWork);
+    vec![
+        r(M::GET, "/surveys", Signed, T::None, get(s::list)),
+        r(M::GET, "/surveys/{wave}", view, T::None, get(s::wave_page)),
+        r(M::GET, "/surveys/{wave}/estimates.csv", view, T::None, get(s::estimates_csv)),
+        r(M::GET, "/surveys/{wave}/allocation.csv", work, T::None, get(s::allocation_csv)),
+        r(M::GET, "/surveys/{wave}/responses/new", work, T::None, get(s::new_response)),
+        r(M::POST, "/surveys/{wave}/responses/new", work, T::None, post(s::post_response)),
+    ]
 }
 
 /// Contact cards and boards.

@@ -18,6 +18,7 @@ pub mod public;
 pub mod records;
 pub mod sms;
 pub mod staff;
+pub mod surveys;
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};

@@ -103,6 +103,9 @@ async fn render_unit(app: &App, ctx: &Ctx, code: &str) -> Response {
         }
         body.push_str("</ul>");
     }
+    if v.unit.kind == minyi_core::org::UnitKind::Station {
+        body.push_str(&crate::pages::surveys::station_block(app, &p, v.unit.id, lang).await);
+    }
     body.push_str(&format!(
         "<h3>{}</h3><p><a href=\"/units/{}/opinions\">{}</a></p>",
         esc(t(lang, "unit_recent_opinions")),

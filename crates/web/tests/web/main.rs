@@ -11,6 +11,7 @@ mod open311;
 mod pages;
 mod security;
 mod sms;
+mod surveys;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -495,8 +495,21 @@ async fn request(
             .await
             .unwrap();
     }
+    // Survey routes name a wave, which every unit shares: one made on first use.
+    if r.path.contains("{wave}") && minyi_app::surveys::wave(app, "MATRIX-W").await.is_err() {
+        let input = minyi_app::surveys::WaveInput {
+            code: "MATRIX-W".into(),
+            name: "矩阵测试测评".into(),
+            period: "2026-Q3".into(),
+            config: Default::default(),
+            margins: None,
+            synthetic: false,
+        };
+        minyi_app::surveys::create_wave(app, input, now).await.unwrap();
+    }
     let uri = r
         .path
+        .replace("{wave}", "MATRIX-W")
         .replace("{code}", &param)
         .replace("{username}", &param)
         .replace("{id}", &param);
@@ -609,6 +622,17 @@ async fn request(
             ("purpose", "kiosk".into()),
             ("unit", who.home().into()),
             ("label", unique.clone()),
+        ],
+        "/surveys/{wave}/responses/new" => vec![
+            ("csrf", csrf),
+            ("submission", unique.clone()),
+            ("station", "MA-C1-S1".into()),
+            ("mode", "cati".into()),
+            ("age_band", "30-44".into()),
+            ("sex", "f".into()),
+            ("security", "4".into()),
+            ("satisfaction", "5".into()),
+            ("chief", "named".into()),
         ],
         "/report" => vec![
             ("csrf", csrf),
