@@ -3,12 +3,20 @@
 # batched writes, audit) on N generated rows, into a fresh SQLite data dir: once without
 # contacts, once with a phone number and name on every row. The baseline is the bare
 # SQLite insert loop of `minyi bench insert` on the same number of rows, in the same run.
-# Usage: bench/import.sh [ROWS]   (default 100000)
+# Then `minyi import incidents` end to end on INCIDENT_ROWS generated 110 incident rows
+# (each with a caller's name and phone, sealed; a `received` event per row and a `closed`
+# event for the half that are closed), into a store holding a small city, against the bare
+# SQLite insert loop of the same incidents (`minyi bench import-incidents`), same run.
+# Usage: bench/import.sh [ROWS] [INCIDENT_ROWS]   (defaults 100000 and 1000000)
+#        ONLY=incidents bench/import.sh            (skip the opinion runs)
 # Ends with: RESULT import minyi=<rows/s> baseline=<rows/s> ratio=<minyi/baseline>
 #       and: RESULT import_contacts minyi=<rows/s> baseline=<rows/s> ratio=<…>
+#       and: RESULT import_incidents minyi=<rows/s> baseline=<rows/s> ratio=<…>
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows="${1:-100000}"
+incident_rows="${2:-1000000}"
+only="${ONLY:-}"
 cargo build --release --quiet -p minyi-cli
 bin="${CARGO_TARGET_DIR:-target}/release/minyi"
 work="$(mktemp -d "${TMPDIR:-/tmp}/minyi-bench-import.XXXXXX")"
@@ -41,6 +49,7 @@ run() { # $1 = name, $2 = with contacts
   awk -v n="$rows" -v ns="$((end - start))" 'BEGIN { printf "%.0f", n / (ns / 1e9) }'
 }
 
+if [ "$only" != "incidents" ]; then
 base_line="$("$bin" bench insert --rows "$rows" --dir "$work" | tee /dev/stderr | grep '^RESULT')"
 baseline="$(sed -E 's/.*baseline=([0-9]+).*/\1/' <<<"$base_line")"
 plain="$(run plain 0)"
@@ -49,3 +58,18 @@ echo "import: $rows rows without contacts: $plain rows/s; with name and phone: $
 ratio() { awk -v a="$1" -v b="$baseline" 'BEGIN { printf "%.2f", a / b }'; }
 echo "RESULT import minyi=$plain baseline=$baseline ratio=$(ratio "$plain")"
 echo "RESULT import_contacts minyi=$contacts baseline=$baseline ratio=$(ratio "$contacts")"
+fi
+
+# 110 incidents: the store, the CSV and the bare loop's rate come from `minyi bench`.
+inc="$work/incidents"
+"$bin" bench import-incidents --rows "$incident_rows" --dir "$inc" | tee "$work/inc-base.out" >&2
+inc_baseline="$(sed -nE 's/^BASELINE incidents rows_per_s=([0-9]+).*/\1/p' "$work/inc-base.out")"
+start=$(date +%s%N)
+"$bin" import incidents "$inc/incidents.csv" --data-dir "$inc/data" \
+  --database-url "sqlite://$inc/data/minyi.db" > "$work/inc.out"
+end=$(date +%s%N)
+cat "$work/inc.out" >&2
+grep -q "created $incident_rows incidents" "$work/inc.out" || { echo "import did not create every incident" >&2; exit 1; }
+inc_rate="$(awk -v n="$incident_rows" -v ns="$((end - start))" 'BEGIN { printf "%.0f", n / (ns / 1e9) }')"
+echo "import incidents: $incident_rows rows with caller contacts: $inc_rate rows/s (bare SQLite loop: $inc_baseline rows/s)"
+echo "RESULT import_incidents minyi=$inc_rate baseline=$inc_baseline ratio=$(awk -v a="$inc_rate" -v b="$inc_baseline" 'BEGIN { printf "%.2f", a / b }')"

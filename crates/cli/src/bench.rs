@@ -18,11 +18,22 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Prepares `bench/import.sh`'s incident run in DIR: a store with a small city, a CSV
+    /// of incident rows, and the bare SQLite insert loop's rate on the same incidents.
+    ImportIncidents {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        #[arg(long)]
+        dir: std::path::PathBuf,
+    },
 }
 
 pub async fn run(cmd: &BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Insert { rows, dir } => insert(*rows, dir.clone()).await,
+        BenchCommand::ImportIncidents { rows, dir } => {
+            crate::import::bench_incidents(*rows, dir).await
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 mod durability;
 mod import;
 mod import_opinions;
+mod import_records;
 mod security;
 mod stats;
 mod text;
