@@ -415,6 +415,77 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// The model path end to end: a model file written like `minyi model train` does is
+    /// loaded once and answers with its probability; what it is unsure of falls back to
+    /// the rules and is marked for review; unreadable text never fails.
+    #[test]
+    fn a_trained_model_answers_and_falls_back_to_the_rules_when_unsure() {
+        let featurizer = minyi_text::Featurizer::new(minyi_text::FeatureConfig::default()).unwrap();
+        let corpus = minyi_text::builtin_corpus().unwrap();
+        let cfg = minyi_text::TrainConfig {
+            epochs: 4,
+            ..minyi_text::TrainConfig::default()
+        };
+        let model = minyi_text::train(&featurizer, &corpus, &cfg).unwrap();
+        let dir = std::env::temp_dir().join(format!("minyi-triage-model-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("text.model");
+        std::fs::write(&path, model.to_bytes()).unwrap();
+        let confident = Classifier::load(&TriageConfig {
+            model: Some(path.clone()),
+            review_threshold: 0.0,
+            ..TriageConfig::default()
+        })
+        .unwrap();
+        let t = confident.classify("我的电动车昨晚在小区门口被偷了，监控拍到了人");
+        assert_eq!(t.source, Source::Model);
+        assert!(t.explanation.starts_with("model: "), "{}", t.explanation);
+        assert!(!t.needs_review);
+        // Urgency heard by the rules counts even when the model answers.
+        let t = confident.classify("有人正在持刀砍人，快来");
+        assert_eq!(t.urgency, Urgency::Urgent);
+        let unsure = Classifier::load(&TriageConfig {
+            model: Some(path),
+            review_threshold: 1.0,
+            ..TriageConfig::default()
+        })
+        .unwrap();
+        let t = unsure.classify("老板拖欠工资三个月");
+        assert_eq!(t.source, Source::Rules);
+        assert!(t.needs_review);
+        assert!(t.explanation.contains("rules used"), "{}", t.explanation);
+        assert_eq!(t.department, Some(DepartmentKind::Labour));
+        let t = unsure.classify("🙏");
+        assert_eq!((t.category, t.needs_review), (Category::Other, true));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// `[triage]` and `[merge]` through the real configuration loader: read, checked,
+    /// and a misspelt key in either table stops start-up naming it.
+    #[test]
+    fn minyi_toml_tables_reach_the_config() {
+        let dir = std::env::temp_dir().join(format!("minyi-triage-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let load = |text: &str| {
+            std::fs::write(dir.join(crate::config::CONFIG_FILE), text).unwrap();
+            crate::Config::load(dir.clone(), None, &|_| None).map_err(|e| e.to_string())
+        };
+        let c = load("[triage]\nmodel = \"m/text.model\"\nreview_threshold = 0.7\n[merge]\nwindow_days = 3\nthreshold = 0.3\n").unwrap();
+        assert_eq!(c.triage.model, Some(dir.join("m/text.model")));
+        assert_eq!(c.triage.review_threshold, 0.7);
+        assert_eq!(
+            (c.triage.merge_window_days, c.triage.merge_threshold),
+            (3, 0.3)
+        );
+        let c = load("").unwrap();
+        assert_eq!(c.triage, TriageConfig::default());
+        let e = load("[merge]\nwindows = 3\n").unwrap_err();
+        assert!(e.contains("windows"), "{e}");
+        let e = load("[merge]\nthreshold = 0\n").unwrap_err();
+        assert!(e.contains("merge.threshold"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn config_tables_are_checked() {
         let mut c = TriageConfig::default();
