@@ -167,13 +167,20 @@ async fn run_on(
         }
         SurveyCommand::Import { wave, file } => {
             let report = surveys::import_responses(app, wave, file, "cli", now).await?;
+            // A row may have several problems; count rows, list problems.
+            let rejected_rows = report
+                .rejected
+                .iter()
+                .map(|e| e.row)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
             println!(
-                "{}: {} rows; stored {}, already there {}, rejected {}; {} comments became opinions",
+                "{}: {} rows; stored {}, already there {}, rejected {} rows; {} comments became opinions",
                 file.display(),
                 report.rows,
                 report.stored,
                 report.repeated,
-                report.rejected.len(),
+                rejected_rows,
                 report.opinions
             );
             for e in report.rejected.iter().take(50) {

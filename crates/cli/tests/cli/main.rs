@@ -7,6 +7,7 @@ mod import_opinions;
 mod import_records;
 mod security;
 mod stats;
+mod survey;
 mod text;
 
 use std::io::{BufRead, BufReader, Read, Write};
