@@ -525,7 +525,39 @@ fn merge() -> Vec<(Route, MethodRouter<AppState>)> {
 
 /// Imports of 110 incidents, cases and permits through the API; hard indicators.
 fn records() -> Vec<(Route, MethodRouter<AppState>)> {
-    vec![]
+    use Access::*;
+    use Method as M;
+    use Target as T;
+    vec![
+        r(
+            M::POST,
+            "/api/v1/incidents",
+            Key(KeyPurpose::Import),
+            T::None,
+            post(pages::records::post_incidents),
+        ),
+        r(
+            M::POST,
+            "/api/v1/cases",
+            Key(KeyPurpose::Import),
+            T::None,
+            post(pages::records::post_cases),
+        ),
+        r(
+            M::POST,
+            "/api/v1/permits",
+            Key(KeyPurpose::Import),
+            T::None,
+            post(pages::records::post_permits),
+        ),
+        r(
+            M::GET,
+            "/units/{code}/indicators",
+            Perm(Permission::ViewOpinions),
+            T::Unit,
+            get(pages::records::unit_indicators),
+        ),
+    ]
 }
 
 /// Callback worklist and outcomes.

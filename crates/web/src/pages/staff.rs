@@ -106,6 +106,9 @@ async fn render_unit(app: &App, ctx: &Ctx, code: &str) -> Response {
     if v.unit.kind == minyi_core::org::UnitKind::Station {
         body.push_str(&crate::pages::surveys::station_block(app, &p, v.unit.id, lang).await);
     }
+    body.push_str(
+        &crate::pages::records::indicators_block(app, &p, v.unit.code.as_str(), lang).await,
+    );
     body.push_str(&format!(
         "<h3>{}</h3><p><a href=\"/units/{}/opinions\">{}</a></p>",
         esc(t(lang, "unit_recent_opinions")),

@@ -9,6 +9,7 @@ mod matrix;
 mod merge;
 mod open311;
 mod pages;
+mod records;
 mod security;
 mod sms;
 mod surveys;

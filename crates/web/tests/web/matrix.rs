@@ -551,6 +551,29 @@ async fn request(
             ))
             .unwrap();
     }
+    if matches!(
+        r.path,
+        "/api/v1/incidents" | "/api/v1/cases" | "/api/v1/permits"
+    ) {
+        let id = format!("MX-{n}");
+        let record = match r.path {
+            "/api/v1/incidents" => serde_json::json!({
+                "external_id": id, "received_at": "2026-05-01 08:00", "unit": "MA-C1-S1"
+            }),
+            "/api/v1/cases" => serde_json::json!({
+                "external_id": id, "kind": "theft", "station": "MA-C1-S1",
+                "reported_at": "2026-05-01 08:00"
+            }),
+            _ => serde_json::json!({
+                "external_id": id, "kind": "id_card", "window": "MA-C1-S1-W",
+                "applied_at": "2026-05-01 08:00", "promised_at": "2026-05-08 17:00"
+            }),
+        };
+        return b
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(record.to_string()))
+            .unwrap();
+    }
     if r.path == "/sms/inbound" {
         return b
             .header(header::CONTENT_TYPE, "application/json")
