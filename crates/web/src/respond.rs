@@ -30,6 +30,9 @@ pub fn nav(ctx: &Ctx) -> String {
         links.push(("/unit", "nav_my_unit"));
         links.push(("/callbacks", "callbacks.nav"));
     }
+    if p.may(Permission::ViewOpinions) || p.may(Permission::SurveyWork) {
+        links.push(("/surveys", "surveys.nav"));
+    }
     if p.may(Permission::ManageAccounts) {
         links.push(("/admin/users", "nav_users"));
     }

@@ -142,6 +142,10 @@ async fn interviewer_form_stores_once_and_names_bad_answers() {
     c.sign_in(&agency.username, &agency.password).await;
     let form = c.get("/surveys/W-FORM/responses/new").await;
     assert_eq!(form.status, StatusCode::OK);
+    assert!(
+        form.body.contains("<a href=\"/surveys\">"),
+        "the agency's navigation"
+    );
     let csrf = form.csrf().unwrap();
     assert!(form.body.contains(&format!("value=\"{}\"", station.code)));
     let fields = |csrf: &str, sex: &str| {
