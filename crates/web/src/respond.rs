@@ -30,6 +30,15 @@ pub fn nav(ctx: &Ctx) -> String {
         links.push(("/unit", "nav_my_unit"));
         links.push(("/callbacks", "callbacks.nav"));
     }
+    // Near-duplicates are the analysts' to decide (`minyi_app::merge`).
+    if p.may(Permission::HandleOpinions)
+        && matches!(
+            p.role,
+            minyi_core::access::Role::CountyAnalyst | minyi_core::access::Role::CityAnalyst
+        )
+    {
+        links.push(("/merges", "merge.nav"));
+    }
     if p.may(Permission::ViewOpinions) || p.may(Permission::SurveyWork) {
         links.push(("/surveys", "surveys.nav"));
     }
