@@ -4,8 +4,9 @@
 //!
 //! Triage (`crate::triage`) classifies the text and routes the matter: the sender's own
 //! category wins, a conduct complaint goes to the county bureau above the station, a
-//! non-police matter to its linked department, urgent matters are due the same day. After
-//! the commit, the triage record is kept and near-duplicates are proposed (`crate::merge`).
+//! non-police matter to its linked department, urgent matters are due the same day. The
+//! triage record commits with the opinion; after the commit near-duplicates are proposed
+//! (`crate::merge`).
 
 use chrono::{DateTime, Utc};
 use minyi_core::opinion::{NewOpinion, OpinionState, OpinionText, TrackingCode};
@@ -129,10 +130,16 @@ pub async fn submit(app: &App, s: Submission, actor: &str, now: DateTime<Utc>) -
                 detail: format!("channel={}", s.channel.code()),
             },
             notice,
+            // Kept in the opinion's own transaction: no second commit per request.
+            triage: Some(crate::triage::record(&triage, 0, routing.overridden, now)),
         };
         match app.intake.commit(write).await? {
             InsertOutcome::Created(id) => {
-                crate::triage::after_stored(app, id, &triage, routing.overridden, now).await;
+                // Reads, and a write only when a near-duplicate is found; it cannot fail
+                // intake.
+                if let Err(e) = crate::merge::propose(app, id, now).await {
+                    tracing::warn!(opinion_id = id, error = %e, "near-duplicate proposals not made");
+                }
                 return Ok(Receipt {
                     id,
                     tracking_code: code,

@@ -316,28 +316,6 @@ pub async fn apply(
     })
 }
 
-/// After an opinion is stored (its transaction committed): keep the triage record and
-/// propose near-duplicate merges. Neither may fail intake — the resident's matter is
-/// already safe — so errors are logged (without the text) and intake answers as usual.
-pub async fn after_stored(
-    app: &App,
-    opinion_id: i64,
-    t: &Triage,
-    overridden: bool,
-    now: chrono::DateTime<chrono::Utc>,
-) {
-    if let Err(e) = app
-        .store
-        .record_triage(&record(t, opinion_id, overridden, now))
-        .await
-    {
-        tracing::warn!(opinion_id, error = %e, "triage record not stored");
-    }
-    if let Err(e) = crate::merge::propose(app, opinion_id, now).await {
-        tracing::warn!(opinion_id, error = %e, "near-duplicate proposals not made");
-    }
-}
-
 /// The record kept beside the opinion (see `minyi_store::TriageRecord`).
 pub fn record(
     t: &Triage,

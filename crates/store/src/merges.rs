@@ -127,11 +127,13 @@ pub enum MergeOutcome {
     PrimaryGone(OpinionState),
 }
 
-impl Store {
-    /// Keeps what the classifier said about an opinion; a second record for the same
-    /// opinion (a retried intake) is ignored.
-    pub async fn record_triage(&self, t: &TriageRecord) -> Result<()> {
-        sqlx::query(
+/// [`Store::record_triage`] inside the caller's transaction (intake keeps the record in
+/// the opinion's own transaction).
+pub(crate) async fn record_triage_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    t: &TriageRecord,
+) -> Result<()> {
+    sqlx::query(
             "INSERT INTO opinion_triage (opinion_id, at, source, category, sentiment, urgency, department, \
                police, confidence_permille, needs_review, explanation, overridden) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
@@ -148,8 +150,18 @@ impl Store {
         .bind(i64::from(t.needs_review))
         .bind(t.explanation.clone())
         .bind(i64::from(t.overridden))
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Keeps what the classifier said about an opinion; a second record for the same
+    /// opinion (a retried intake) is ignored.
+    pub async fn record_triage(&self, t: &TriageRecord) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        record_triage_in(&mut tx, t).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -130,6 +130,8 @@ pub struct IntakeWrite {
     pub contact: Option<NewContact>,
     pub audit: NewAudit,
     pub notice: Option<NewOutbox>,
+    /// What the classifier said; its `opinion_id` is filled in once the opinion has one.
+    pub triage: Option<crate::merges::TriageRecord>,
 }
 
 /// Computes an audit entry's hash from the entry, its seq and the previous entry's hash.
@@ -328,7 +330,14 @@ impl Store {
                 w.audit.at,
             )
             .await?;
-            if let InsertOutcome::Created(_) = outcome {
+            if let InsertOutcome::Created(id) = outcome {
+                if let Some(t) = &w.triage {
+                    let t = crate::merges::TriageRecord {
+                        opinion_id: id,
+                        ..t.clone()
+                    };
+                    crate::merges::record_triage_in(&mut sp, &t).await?;
+                }
                 crate::audit::append_in(&mut sp, &w.audit, &|seq, prev| seal(&w.audit, seq, prev))
                     .await?;
                 if let Some(m) = &w.notice {
