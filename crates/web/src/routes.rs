@@ -404,10 +404,34 @@ fn surveys() -> Vec<(Route, MethodRouter<AppState>)> {
     vec![
         r(M::GET, "/surveys", Signed, T::None, get(s::list)),
         r(M::GET, "/surveys/{wave}", view, T::None, get(s::wave_page)),
-        r(M::GET, "/surveys/{wave}/estimates.csv", view, T::None, get(s::estimates_csv)),
-        r(M::GET, "/surveys/{wave}/allocation.csv", work, T::None, get(s::allocation_csv)),
-        r(M::GET, "/surveys/{wave}/responses/new", work, T::None, get(s::new_response)),
-        r(M::POST, "/surveys/{wave}/responses/new", work, T::None, post(s::post_response)),
+        r(
+            M::GET,
+            "/surveys/{wave}/estimates.csv",
+            view,
+            T::None,
+            get(s::estimates_csv),
+        ),
+        r(
+            M::GET,
+            "/surveys/{wave}/allocation.csv",
+            work,
+            T::None,
+            get(s::allocation_csv),
+        ),
+        r(
+            M::GET,
+            "/surveys/{wave}/responses/new",
+            work,
+            T::None,
+            get(s::new_response),
+        ),
+        r(
+            M::POST,
+            "/surveys/{wave}/responses/new",
+            work,
+            T::None,
+            post(s::post_response),
+        ),
     ]
 }
 

@@ -37,13 +37,13 @@ mod cards;
 mod dashboard;
 mod geometry;
 mod import;
-mod merges;
 mod kiosk;
+mod merges;
 mod outbox;
+mod records;
 mod security;
 mod stories;
 mod surveys;
-mod records;
 
 use minyi_store::Store;
 use minyi_store::testing::TestDb;

@@ -464,7 +464,12 @@ async fn by_code(app: &App, code: &str) -> minyi_app::Result<Option<OpinionRow>>
     let Ok(tc) = TrackingCode::parse(code) else {
         return Ok(None);
     };
-    let Some(o) = app.store.opinion_by_tracking_code(&tc).await?.filter(listed) else {
+    let Some(o) = app
+        .store
+        .opinion_by_tracking_code(&tc)
+        .await?
+        .filter(listed)
+    else {
         return Ok(None);
     };
     // A merged original answers with the matter it joined (see `minyi_app::merge`).

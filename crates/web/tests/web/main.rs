@@ -3,8 +3,8 @@
 //! (`matrix`), and personal data, CSRF, sessions and rate limits (`security`).
 
 mod callbacks;
-mod kiosk;
 mod cards;
+mod kiosk;
 mod matrix;
 mod merge;
 mod open311;

@@ -505,7 +505,9 @@ async fn request(
             margins: None,
             synthetic: false,
         };
-        minyi_app::surveys::create_wave(app, input, now).await.unwrap();
+        minyi_app::surveys::create_wave(app, input, now)
+            .await
+            .unwrap();
     }
     let uri = r
         .path
