@@ -635,12 +635,18 @@ pub async fn allocate(
         ));
     }
     let population: Vec<f64> = stations.iter().map(|s| s.population as f64).collect();
+    if !(0.0..=1.0).contains(&req.anticipated) {
+        return Err(AppError::Invalid(
+            "the anticipated proportion must lie between 0 and 1".into(),
+        ));
+    }
+    let anticipated = anticipated_rates(app, &w, &stations, req.anticipated).await?;
     let sizes: Vec<u64> = match req.method {
         AllocationMethod::HalfWidth => {
             let hw = req.half_width.ok_or_else(|| {
                 AppError::Invalid("half-width allocation needs the target half-width".into())
             })?;
-            let p = vec![req.anticipated; stations.len()];
+            let p = anticipated.clone();
             // A station without recorded population is treated as large (no correction).
             let pops: Vec<f64> = population
                 .iter()
@@ -664,12 +670,10 @@ pub async fn allocate(
                 AllocationMethod::Neyman => alloc::AllocationRule::Neyman,
                 _ => alloc::AllocationRule::Proportional,
             };
-            if !(0.0..=1.0).contains(&req.anticipated) {
-                return Err(AppError::Invalid(
-                    "the anticipated proportion must lie between 0 and 1".into(),
-                ));
-            }
-            let sd = vec![alloc::sd_for_proportion(req.anticipated); stations.len()];
+            let sd: Vec<f64> = anticipated
+                .iter()
+                .map(|&p| alloc::sd_for_proportion(p))
+                .collect();
             alloc::allocate(total, &population, rule, Some(&sd), req.min_per_station)
                 .map_err(stats_err("allocation"))?
         }
@@ -691,6 +695,46 @@ pub async fn allocate(
             station,
             sample_size: n as i64,
         })
+        .collect())
+}
+
+/// Each station's anticipated rate for Neyman and half-width allocation: what the most
+/// recent closed wave measured there (the shrunk estimate of the indicator with the most
+/// spread, so the sample suits all three), else `fallback`. With one flat value Neyman
+/// would be no different from proportional allocation.
+async fn anticipated_rates(
+    app: &App,
+    this: &Wave,
+    stations: &[Station],
+    fallback: f64,
+) -> Result<Vec<f64>> {
+    let previous = waves(app)
+        .await?
+        .into_iter()
+        .find(|w| w.row.id != this.row.id && w.state == WaveState::Closed);
+    let mut by_station: HashMap<i64, f64> = HashMap::new();
+    if let Some(prev) = previous {
+        for e in estimates_of(app, &prev).await? {
+            let spread = |p: f64| p * (1.0 - p);
+            let p = [
+                Indicator::Security,
+                Indicator::Satisfaction,
+                Indicator::Chief,
+            ]
+            .into_iter()
+            .filter(|&i| prev.is_rate(i))
+            .filter_map(|i| e.indicator(i).and_then(|x| x.shrunk.as_ref()))
+            .map(|s| s.estimate)
+            .filter(|p| p.is_finite() && (0.0..=1.0).contains(p))
+            .max_by(|a, b| spread(*a).total_cmp(&spread(*b)));
+            if let Some(p) = p {
+                by_station.insert(e.station.id, p);
+            }
+        }
+    }
+    Ok(stations
+        .iter()
+        .map(|s| by_station.get(&s.id).copied().unwrap_or(fallback))
         .collect())
 }
 

@@ -564,5 +564,51 @@ async fn demo_wave_gives_every_station_estimates() {
             assert!(e.shrunk.is_some() && e.rank.is_some());
         }
     }
+    // The next wave's Neyman allocation follows what this wave measured: stations whose
+    // rates lie nearer 50% (more spread) get more interviews per resident than under
+    // proportional allocation, so the two differ — with one flat rate they would not.
+    new_wave(&app, "W2", WaveConfig::default()).await;
+    let by = |method| AllocationRequest {
+        method,
+        total: Some(5_000),
+        ..Default::default()
+    };
+    let prop = surveys::allocate(&app, "W2", by(AllocationMethod::Proportional))
+        .await
+        .unwrap();
+    let ney = surveys::allocate(&app, "W2", by(AllocationMethod::Neyman))
+        .await
+        .unwrap();
+    assert_eq!(ney.iter().map(|l| l.sample_size).sum::<i64>(), 5_000);
+    assert_ne!(prop, ney);
+    let spread = |id: i64| {
+        let e = est.iter().find(|e| e.station.id == id).unwrap();
+        e.indicators
+            .iter()
+            .filter_map(|x| x.shrunk.as_ref())
+            .map(|s| s.estimate * (1.0 - s.estimate))
+            .fold(0.0_f64, f64::max)
+    };
+    let per_head = |l: &surveys::AllocationLine| l.sample_size as f64 / l.station.population as f64;
+    let (lo, hi) = ney.iter().filter(|l| l.station.population > 0).fold(
+        (
+            None::<&surveys::AllocationLine>,
+            None::<&surveys::AllocationLine>,
+        ),
+        |(lo, hi), l| {
+            let lo = match lo {
+                Some(x) if spread(x.station.id) <= spread(l.station.id) => Some(x),
+                _ => Some(l),
+            };
+            let hi = match hi {
+                Some(x) if spread(x.station.id) >= spread(l.station.id) => Some(x),
+                _ => Some(l),
+            };
+            (lo, hi)
+        },
+    );
+    let (lo, hi) = (lo.unwrap(), hi.unwrap());
+    assert!(spread(hi.station.id) > spread(lo.station.id));
+    assert!(per_head(hi) > per_head(lo), "{hi:?} vs {lo:?}");
     db.drop_db().await;
 }
