@@ -5,8 +5,8 @@
 //! Triage (`crate::triage`) classifies the text and routes the matter: the sender's own
 //! category wins, a conduct complaint goes to the county bureau above the station, a
 //! non-police matter to its linked department, urgent matters are due the same day. The
-//! triage record commits with the opinion; after the commit near-duplicates are proposed
-//! (`crate::merge`).
+//! triage record commits with the opinion; near-duplicates are proposed afterwards, off
+//! the request path (`crate::merge::sweep`).
 
 use chrono::{DateTime, Utc};
 use minyi_core::opinion::{NewOpinion, OpinionState, OpinionText, TrackingCode};
@@ -135,11 +135,6 @@ pub async fn submit(app: &App, s: Submission, actor: &str, now: DateTime<Utc>) -
         };
         match app.intake.commit(write).await? {
             InsertOutcome::Created(id) => {
-                // Reads, and a write only when a near-duplicate is found; it cannot fail
-                // intake.
-                if let Err(e) = crate::merge::propose(app, id, now).await {
-                    tracing::warn!(opinion_id = id, error = %e, "near-duplicate proposals not made");
-                }
                 return Ok(Receipt {
                     id,
                     tracking_code: code,

@@ -7,8 +7,9 @@
 //! resident the answered notice ([`echo`]); residents following an original see the
 //! primary's progress ([`as_seen_by_resident`]).
 //!
-//! Proposing must stay cheap at intake (one bounded, indexed query) and must never make
-//! intake fail: callers log its error instead of returning it.
+//! Proposing runs off the request path: [`sweep`] (every few seconds beside the server,
+//! see [`run_forever`]) walks the opinions stored since its cursor, so intake never waits
+//! for similarity work and a burst of look-alike texts cannot slow residents down.
 
 use chrono::{DateTime, Duration, Utc};
 use minyi_core::PhoneNumber;
@@ -33,6 +34,72 @@ fn dedup_config(app: &App) -> DedupConfig {
         threshold: app.config.triage.merge_threshold,
         window_days: app.config.triage.merge_window_days,
         ..DedupConfig::default()
+    }
+}
+
+/// Opinions read per sweep batch.
+const SWEEP_BATCH: i64 = 500;
+const SWEEP_CURSOR: &str = "merge_sweep_cursor";
+
+/// Proposes merges for every opinion stored since the last sweep (within the merge
+/// window: older matters are not looked at again). Idempotent — proposals are unique per
+/// pair — so a sweep that stops half-way, or two servers sweeping, store nothing twice.
+/// Returns how many new proposals were stored.
+pub async fn sweep(app: &App, now: DateTime<Utc>) -> Result<u64> {
+    let mut cursor: i64 = app
+        .store
+        .meta_get(SWEEP_CURSOR)
+        .await?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let since = now - Duration::days(dedup_config(app).window_days);
+    let mut stored = 0;
+    loop {
+        let batch = app
+            .store
+            .opinions_to_sweep(cursor, since, SWEEP_BATCH)
+            .await?;
+        let Some(&last) = batch.last() else { break };
+        for id in &batch {
+            match propose(app, *id, now).await {
+                Ok(n) => stored += n,
+                // One matter's failure must not stop the sweep for the rest.
+                Err(e) => {
+                    tracing::warn!(opinion_id = id, error = %e, "near-duplicate proposals not made")
+                }
+            }
+        }
+        cursor = last;
+        app.store
+            .meta_set(SWEEP_CURSOR, &cursor.to_string())
+            .await?;
+        if (batch.len() as i64) < SWEEP_BATCH {
+            break;
+        }
+    }
+    Ok(stored)
+}
+
+/// Sweeps every `every` until `stop` resolves (run by `minyi serve`).
+pub async fn run_forever(
+    app: App,
+    every: std::time::Duration,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tick.tick() => {
+                match sweep(&app, Utc::now()).await {
+                    Ok(n) if n > 0 => tracing::info!(proposals = n, "near-duplicate sweep"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "near-duplicate sweep failed"),
+                }
+            }
+        }
     }
 }
 

@@ -249,11 +249,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let _ = planner_stop.changed().await;
                 },
             ));
+            // And the near-duplicate sweep: merge proposals for what intake stored.
+            let mut sweep_stop = stop_outbox.subscribe();
+            let sweep = tokio::spawn(minyi_app::merge::run_forever(
+                app.clone(),
+                std::time::Duration::from_secs(5),
+                async move {
+                    let _ = sweep_stop.changed().await;
+                },
+            ));
             let served = minyi_web::serve(app, listener).await;
             let _ = stop_outbox.send(true);
             let _ = outbox.await;
             let _ = watch.await;
             let _ = planner.await;
+            let _ = sweep.await;
             served?;
             Ok(())
         }

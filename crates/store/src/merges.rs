@@ -209,6 +209,25 @@ impl Store {
         .collect()
     }
 
+    /// Opinions after `after_id` received since `since`, oldest first: the duplicate
+    /// sweep's next batch.
+    pub async fn opinions_to_sweep(
+        &self,
+        after_id: i64,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<i64>> {
+        let rows = sqlx::query(
+            "SELECT id FROM opinions WHERE id > $1 AND received_at >= $2 ORDER BY id LIMIT $3",
+        )
+        .bind(after_id)
+        .bind(ms(since))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get::<i64, _>(0)?)).collect()
+    }
+
     /// Open matters a new opinion may repeat: handled by the same unit or placed in the
     /// same area, received in `[since, until]`, still mergeable, newest first, at most
     /// `limit` per key. Bounded and indexed (unit, received) and (area), so intake stays

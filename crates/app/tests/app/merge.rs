@@ -164,6 +164,9 @@ async fn receive(
     )
     .await
     .unwrap();
+    // What `minyi serve` does every few seconds, here at once: propose near-duplicates
+    // for what was stored.
+    minyi_app::merge::sweep(app, at).await.unwrap();
     app.store.opinion(r.id).await.unwrap().unwrap()
 }
 
@@ -193,6 +196,13 @@ async fn duplicates_from_two_channels_merge_and_answer_both(db: TestDb) {
     .await;
     let props = app.store.proposals_of(sms.id).await.unwrap();
     assert_eq!(props.len(), 1, "{props:?}");
+    // The sweep keeps its place: a second pass proposes nothing again.
+    assert_eq!(
+        minyi_app::merge::sweep(app, t0() + Duration::hours(20))
+            .await
+            .unwrap(),
+        0
+    );
     let p = &props[0];
     assert_eq!((p.opinion_id, p.candidate_id), (sms.id, web.id));
     assert!(p.score_permille >= 200, "{}", p.score_permille);

@@ -101,6 +101,10 @@ async fn receive(app: &App, channel: Channel, text: &str) -> OpinionRow {
     )
     .await
     .unwrap();
+    // The server's sweep, run at once: proposals for what was stored.
+    minyi_app::merge::sweep(app, chrono::Utc::now())
+        .await
+        .unwrap();
     app.store.opinion(r.id).await.unwrap().unwrap()
 }
 
