@@ -135,6 +135,37 @@ pub fn problem(status: StatusCode, code: &str, detail: &str) -> Response {
         .into_response()
 }
 
+/// Reads a JSON API body: 415 unless the content type is `application/json`, 400
+/// `malformed_json` when it does not parse. `what` names the payload in the 415 text
+/// ("the opinion"); `not_json` is the 400 text before the parser's reason.
+// The error is the finished response the handler returns at once, as in `guard`.
+#[allow(clippy::result_large_err)]
+pub fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+    what: &str,
+    not_json: &str,
+) -> Result<T, Response> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return Err(problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            &format!("send {what} as application/json"),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        problem(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            &format!("{not_json}: {e}"),
+        )
+    })
+}
+
 pub fn app_error(ctx: &Ctx, e: AppError) -> Response {
     match e {
         AppError::NotFound => status_page(ctx, StatusCode::NOT_FOUND, "not_found"),

@@ -54,26 +54,14 @@ pub async fn submit(
         Ok(m) => m.clone(),
         Err(r) => return r,
     };
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json {
-        return problem(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the opinion as application/json",
-        );
-    }
-    let j: OpinionJson = match serde_json::from_slice(&body) {
-        Ok(j) => j,
-        Err(e) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                "malformed_json",
-                &format!("the body is not a valid opinion: {e}"),
-            );
-        }
+    let j: OpinionJson = match crate::respond::json_body(
+        &headers,
+        &body,
+        "the opinion",
+        "the body is not a valid opinion",
+    ) {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let text = match OpinionText::parse(&j.text) {
         Ok(t) => t,

@@ -228,26 +228,14 @@ pub async fn ratings(
         Ok(m) => m.clone(),
         Err(r) => return r,
     };
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json {
-        return problem(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the ratings as application/json",
-        );
-    }
-    let batch: BatchJson = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                "malformed_json",
-                &format!("the body is not a ratings batch {{\"ratings\": [...]}}: {e}"),
-            );
-        }
+    let batch: BatchJson = match crate::respond::json_body(
+        &headers,
+        &body,
+        "the ratings",
+        "the body is not a ratings batch {\"ratings\": [...]}",
+    ) {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let max = minyi_app::kiosk::MAX_BATCH;
     if batch.ratings.len() > max {

@@ -82,26 +82,14 @@ async fn import(
         Ok(m) => m.clone(),
         Err(r) => return r,
     };
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json {
-        return problem(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the records as application/json",
-        );
-    }
-    let value: serde_json::Value = match serde_json::from_slice(body) {
+    let value: serde_json::Value = match crate::respond::json_body(
+        headers,
+        body,
+        "the records",
+        "the body is not valid JSON",
+    ) {
         Ok(v) => v,
-        Err(e) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                "malformed_json",
-                &format!("the body is not valid JSON: {e}"),
-            );
-        }
+        Err(r) => return r,
     };
     let (header_row, rows) = match minyi_app::records::json_rows(kind, &value) {
         Ok(x) => x,
