@@ -82,15 +82,12 @@ async fn import(
         Ok(m) => m.clone(),
         Err(r) => return r,
     };
-    let value: serde_json::Value = match crate::respond::json_body(
-        headers,
-        body,
-        "the records",
-        "the body is not valid JSON",
-    ) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let value: serde_json::Value =
+        match crate::respond::json_body(headers, body, "the records", "the body is not valid JSON")
+        {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
     let (header_row, rows) = match minyi_app::records::json_rows(kind, &value) {
         Ok(x) => x,
         Err(e) => return problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid", &e),
