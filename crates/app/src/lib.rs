@@ -5,8 +5,11 @@
 //! It must not speak HTTP or parse command lines (that is `web` and `cli`), and a rule
 //! that can be stated without IO belongs in `core`, `stats`, `text` or `assess`.
 
+pub mod analysis;
+pub mod assess;
 pub mod audit;
 pub mod auth;
+pub mod briefings;
 pub mod callbacks;
 pub mod cards;
 pub mod config;

@@ -6,8 +6,11 @@
 //! rules (the lifecycle lives in `minyi-core`); it stores and fetches, transactionally.
 
 mod accounts;
+mod analysis;
+mod assess;
 mod audit;
 pub mod baseline;
+mod briefings;
 mod bulk;
 mod callbacks;
 mod cards;

@@ -76,10 +76,28 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_surveys.sql"),
         postgres: include_str!("../migrations/postgres/0010_surveys.sql"),
     },
+    Migration {
+        version: 11,
+        name: "assessment",
+        sqlite: include_str!("../migrations/sqlite/0011_assessment.sql"),
+        postgres: include_str!("../migrations/postgres/0011_assessment.sql"),
+    },
+    Migration {
+        version: 12,
+        name: "analysis",
+        sqlite: include_str!("../migrations/sqlite/0012_analysis.sql"),
+        postgres: include_str!("../migrations/postgres/0012_analysis.sql"),
+    },
+    Migration {
+        version: 13,
+        name: "briefings",
+        sqlite: include_str!("../migrations/sqlite/0013_briefings.sql"),
+        postgres: include_str!("../migrations/postgres/0013_briefings.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 10;
+pub const LATEST: i64 = 13;
 
 const LEDGER: &str = "minyi_migrations";
 

@@ -387,6 +387,9 @@ pub fn table() -> Vec<(Route, MethodRouter<AppState>)> {
     t.extend(records());
     t.extend(callbacks());
     t.extend(surveys());
+    t.extend(assess());
+    t.extend(analysis());
+    t.extend(briefings());
     t
 }
 
@@ -620,6 +623,21 @@ fn callbacks() -> Vec<(Route, MethodRouter<AppState>)> {
             post(pages::callbacks::reveal),
         ),
     ]
+}
+
+/// Assessment runs, rankings, explanations, appeals and exports (issue 8).
+fn assess() -> Vec<(Route, MethodRouter<AppState>)> {
+    vec![]
+}
+
+/// The county and city analysis workspaces (issue 9).
+fn analysis() -> Vec<(Route, MethodRouter<AppState>)> {
+    vec![]
+}
+
+/// Briefings (研判报告): drafts, editing, publishing, print and DOCX (issue 9).
+fn briefings() -> Vec<(Route, MethodRouter<AppState>)> {
+    vec![]
 }
 
 /// The table without handlers: for the guard, the tests and the docs.

@@ -2,8 +2,11 @@
 //! residents' public pages, and the JSON API.
 
 pub mod admin;
+pub mod analysis;
 pub mod api;
+pub mod assess;
 pub mod auth;
+pub mod briefings;
 pub mod callbacks;
 pub mod cards;
 pub mod dashboard;

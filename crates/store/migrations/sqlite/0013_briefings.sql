@@ -1,0 +1,2 @@
+-- Schema 13: briefings (研判报告) (issue 9).
+SELECT 1;

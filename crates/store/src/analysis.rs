@@ -1,0 +1,1 @@
+//! Storage of the analysis workspaces: analysts' confirmations, relabels and escalations.

@@ -1,0 +1,1 @@
+//! Storage of assessment runs, appeals and imported business and team metrics.

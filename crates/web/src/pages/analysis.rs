@@ -1,0 +1,1 @@
+//! Pages of the analysis workspaces (county and city).

@@ -1,0 +1,1 @@
+//! Pages of the assessment: ranking, explanations, what-if, sensitivity, appeals, XLSX and print.

@@ -1,0 +1,1 @@
+//! Pages of briefings: list, edit, publish, print (HTML + SVG) and DOCX download.
