@@ -7,7 +7,7 @@ use minyi_core::PhoneNumber;
 use minyi_core::access::{OpinionPlace, Permission, may_view_opinion};
 use minyi_core::identity::{Address, IdNumber, ResidentName};
 use minyi_store::{ContactRow, NewContact};
-use minyi_vault::{DataKey, Field, mask};
+use minyi_vault::{DataKey, Field, Sealer, mask};
 
 use crate::audit::{AuditAction, record};
 use crate::auth::Principal;
@@ -35,6 +35,11 @@ impl ContactInput {
 /// Encrypts each field, adds the keyed hash used for equality look-ups (repeat callers,
 /// duplicates) and the masked form shown in lists. No plaintext leaves this function.
 pub fn seal(key: &DataKey, c: &ContactInput) -> NewContact {
+    seal_with(&key.sealer(), c)
+}
+
+/// [`seal`] with the subkeys derived once, for sealing many contacts (imports).
+pub fn seal_with(key: &Sealer, c: &ContactInput) -> NewContact {
     let mut n = NewContact::default();
     if let Some(v) = &c.name {
         n.name_enc = Some(key.encrypt(Field::Name, v.as_str()));

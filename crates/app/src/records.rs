@@ -7,8 +7,9 @@
 //! solved, closed, a loss recovered, issued …: `minyi_core::records::*_changes` decide)
 //! and the same row again changes nothing. A row that cannot be applied — unknown unit or
 //! area, impossible timeline, data that contradicts the stored record — is rejected with
-//! its row, column and reason; a record that would need a callback but has no phone
-//! number is stored and flagged. Each row's record, events and contact are written
+//! its row, column and reason; a record the callback rules would call someone about
+//! (`minyi_core::callback::CallbackRules::calls_about`, the planner's own rule) but that
+//! has no phone number is stored and flagged. Each row's record, events and contact are written
 //! together or not at all; rows are written in batches, one transaction each.
 //!
 //! This module must not write SQL (that is `minyi_store`) nor decide what a row changes
@@ -22,20 +23,22 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use minyi_core::PhoneNumber;
 use minyi_core::access::Scope;
+use minyi_core::callback::{CallbackRules, CallbackSubject};
 use minyi_core::identity::ResidentName;
 use minyi_core::org::UnitKind;
 use minyi_core::records::{
-    CaseKind, Conflict, ImportedCase, ImportedIncident, ImportedPermit, NewCase, NewIncident,
-    NewPermit, PermitKind, RecordChange, RecordFlags, case_changes, incident_changes, parse_yuan,
-    permit_changes,
+    CallbackSource, CaseKind, Conflict, ImportedCase, ImportedIncident, ImportedPermit, NewCase,
+    NewIncident, NewPermit, PermitKind, RecordChange, RecordFlags, case_changes, incident_changes,
+    parse_yuan, permit_changes,
 };
 use minyi_core::taxonomy::{Category, DepartmentKind};
 use minyi_store::{ImportRecord, NewContact, RecordWrite, StoredRecord};
 
 use crate::audit::{AuditAction, record};
 use crate::import::{RowError, Table, TableRow, parse_received_at, read_csv, read_xlsx};
-use crate::privacy::{ContactInput, seal};
+use crate::privacy::{ContactInput, seal_with};
 use crate::{App, AppError, Result};
+use minyi_vault::Sealer;
 
 /// Rows per batch (one transaction): large enough that a million rows take a few hundred
 /// commits, small enough that a failure loses little and the progress bar moves.
@@ -429,8 +432,9 @@ trait Kind: ImportRecord {
         row: &Self,
         now: DateTime<Utc>,
     ) -> std::result::Result<(Self, Vec<RecordChange>), Conflict>;
-    /// Would the callback rules call someone about this record (so a phone is needed)?
-    fn wants_callback(&self) -> bool;
+    /// What the callback rules look at to say whether anyone will be called about this
+    /// record (and so whether it needs a phone number): `CallbackRules::calls_about`.
+    fn callback_subject(&self) -> CallbackSubject;
     fn flags(&self) -> RecordFlags;
 }
 
@@ -513,8 +517,12 @@ impl Kind for ImportedIncident {
         incident_changes(stored, row)
     }
 
-    fn wants_callback(&self) -> bool {
-        self.incident.police_matter && !self.flags.forbids_callback()
+    fn callback_subject(&self) -> CallbackSubject {
+        CallbackSubject::new(
+            CallbackSource::Incident,
+            self.incident.police_matter,
+            self.flags,
+        )
     }
 
     fn flags(&self) -> RecordFlags {
@@ -584,8 +592,8 @@ impl Kind for ImportedCase {
         case_changes(stored, row, now)
     }
 
-    fn wants_callback(&self) -> bool {
-        !self.flags.forbids_callback()
+    fn callback_subject(&self) -> CallbackSubject {
+        CallbackSubject::new(CallbackSource::Case, true, self.flags)
     }
 
     fn flags(&self) -> RecordFlags {
@@ -642,8 +650,8 @@ impl Kind for ImportedPermit {
         permit_changes(stored, row)
     }
 
-    fn wants_callback(&self) -> bool {
-        true
+    fn callback_subject(&self) -> CallbackSubject {
+        CallbackSubject::new(CallbackSource::Permit, true, self.flags)
     }
 
     fn flags(&self) -> RecordFlags {
@@ -914,53 +922,107 @@ async fn run<T: Kind>(
     progress: &(dyn Fn(usize) + Sync),
     report: &mut RecordReport,
 ) -> Result<()> {
-    let mut batch: Vec<Parsed<T>> = Vec::with_capacity(BATCH_ROWS);
+    // Rows are read in batches; each batch is checked and its contacts sealed on every
+    // core (sealing is most of an import's work), then written in one transaction.
+    let sealer = app.key.sealer();
     let mut handled = 0usize;
-    for r in rows {
-        let cells = match &r.cells {
-            Ok(c) => c,
-            Err(e) => {
-                report.rows += 1;
-                handled += 1;
-                report.rejected.push(RowError {
-                    row: r.row,
-                    column: "-".into(),
-                    reason: e.clone(),
-                });
-                continue;
+    let mut rows = rows.peekable();
+    while rows.peek().is_some() {
+        let read: Vec<TableRow> = rows.by_ref().take(BATCH_ROWS).collect();
+        let mut batch: Vec<Parsed<T>> = Vec::with_capacity(read.len());
+        for p in prepare_all::<T>(&read, layout, lookup, &sealer) {
+            match p {
+                Prepared::Blank => continue,
+                Prepared::Rejected(e) => report.rejected.push(e),
+                Prepared::Parsed(p) => batch.push(p),
             }
-        };
-        if cells.iter().all(|c| c.trim().is_empty()) {
-            continue;
+            report.rows += 1;
+            handled += 1;
         }
-        report.rows += 1;
-        handled += 1;
-        let c = Cells {
-            row: r.row,
-            cells,
-            layout,
-        };
-        match T::parse(&c, lookup) {
-            Ok((record, contact)) => {
-                let has_phone = contact.phone.is_some();
-                let contact = (!contact.is_empty()).then(|| seal(&app.key, &contact));
-                batch.push(Parsed {
-                    row: r.row,
-                    record,
-                    contact,
-                    has_phone,
-                });
-            }
-            Err(e) => report.rejected.push(e),
-        }
-        if batch.len() >= BATCH_ROWS {
-            flush(app, &mut batch, opts, now, report).await?;
-            progress(handled);
-        }
+        flush(app, &mut batch, opts, now, report).await?;
+        progress(handled);
     }
-    flush(app, &mut batch, opts, now, report).await?;
-    progress(handled);
     Ok(())
+}
+
+/// One row read: blank (skipped, not counted), rejected, or checked with its contact sealed.
+enum Prepared<T> {
+    Blank,
+    Rejected(RowError),
+    Parsed(Parsed<T>),
+}
+
+fn prepare<T: Kind>(
+    r: &TableRow,
+    layout: &Layout,
+    lookup: &Lookup,
+    sealer: &Sealer,
+) -> Prepared<T> {
+    let cells = match &r.cells {
+        Ok(c) => c,
+        Err(e) => {
+            return Prepared::Rejected(RowError {
+                row: r.row,
+                column: "-".into(),
+                reason: e.clone(),
+            });
+        }
+    };
+    if cells.iter().all(|c| c.trim().is_empty()) {
+        return Prepared::Blank;
+    }
+    let c = Cells {
+        row: r.row,
+        cells,
+        layout,
+    };
+    match T::parse(&c, lookup) {
+        Ok((record, contact)) => Prepared::Parsed(Parsed {
+            row: r.row,
+            record,
+            has_phone: contact.phone.is_some(),
+            contact: (!contact.is_empty()).then(|| seal_with(sealer, &contact)),
+        }),
+        Err(e) => Prepared::Rejected(e),
+    }
+}
+
+/// Below this many rows a batch is prepared on the calling thread.
+const PARALLEL_FROM_ROWS: usize = 1_000;
+
+/// [`prepare`] for every row, in row order, split over the machine's cores. Rows are
+/// independent (the data key is shared read-only), so the result is the same as one
+/// thread's.
+fn prepare_all<T: Kind>(
+    rows: &[TableRow],
+    layout: &Layout,
+    lookup: &Lookup,
+    sealer: &Sealer,
+) -> Vec<Prepared<T>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if threads <= 1 || rows.len() < PARALLEL_FROM_ROWS {
+        return rows
+            .iter()
+            .map(|r| prepare(r, layout, lookup, sealer))
+            .collect();
+    }
+    let per = rows.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = rows
+            .chunks(per)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|r| prepare::<T>(r, layout, lookup, sealer))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 /// How one row came out, decided inside the batch's transaction.
@@ -976,6 +1038,7 @@ struct Tally {
 /// Decides the writes of a batch against the stored records: each external id gets at
 /// most one write, which collects every row for it in file order.
 fn plan<T: Kind>(
+    rules: &CallbackRules,
     batch: Vec<Parsed<T>>,
     mut stored: HashMap<String, StoredRecord<T>>,
     now: DateTime<Utc>,
@@ -1013,7 +1076,7 @@ fn plan<T: Kind>(
         let phone_on_file = has_contact || p.has_phone;
         if is_new {
             tally.created += 1;
-            if merged.wants_callback() && !phone_on_file {
+            if rules.calls_about(&merged.callback_subject()) && !phone_on_file {
                 tally.flagged.push(RowError {
                     row: p.row,
                     column: "phone".into(),
@@ -1072,14 +1135,14 @@ async fn flush<T: Kind>(
     let mut tally = Tally::default();
     if opts.dry_run {
         let stored = app.store.stored_records::<T>(&ids).await?;
-        let writes = plan(batch, stored, now, &mut tally);
+        let writes = plan(&app.config.callbacks, batch, stored, now, &mut tally);
         report.events += writes.iter().map(|w| w.changes.len()).sum::<usize>();
         report.contacts += writes.iter().filter(|w| w.contact.is_some()).count();
     } else {
         let done = app
             .store
             .apply_records::<T, _>(&ids, &opts.actor, now, |stored| {
-                plan(batch, stored, now, &mut tally)
+                plan(&app.config.callbacks, batch, stored, now, &mut tally)
             })
             .await
             .map_err(|e| {

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
 
 use crate::calendar::{Calendar, CalendarError, SEARCH_LIMIT_DAYS, SHANGHAI, shanghai_date};
-use crate::records::{CallbackOutcome, CallbackSource, CallbackState, RecordAction};
+use crate::records::{CallbackOutcome, CallbackSource, CallbackState, RecordAction, RecordFlags};
 use crate::taxonomy::{Category, Verdict, vocabulary};
 
 /// The shipped rules: the `[callbacks]` section every installation starts from.
@@ -114,6 +114,42 @@ pub struct Rule {
     /// For incidents: only calls that were police matters (the others went to a linked
     /// department, and the command centre may leave their callback to it).
     pub police_matters_only: bool,
+}
+
+impl Rule {
+    /// Does this rule concern records of `source` (and, when it is limited to police
+    /// matters, was this 110 call one)? Milestones and timing aside.
+    pub fn applies_to(&self, source: CallbackSource, police_matter: bool) -> bool {
+        self.source == source && (!self.police_matters_only || police_matter)
+    }
+}
+
+/// What the rules look at to decide whether anyone will ever be called about a record:
+/// its kind, whether a 110 call was a police matter, and what the police system reported
+/// about the person's safety and wishes. The planner ([`plan`]) and the import that flags
+/// a record stored without a phone number both ask [`CallbackRules::calls_about`], so the
+/// two cannot disagree about who is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallbackSubject {
+    pub source: CallbackSource,
+    /// Incidents: the call was a police matter. Other sources: true.
+    pub police_matter: bool,
+    pub domestic_violence: bool,
+    pub ongoing_danger: bool,
+    pub opted_out: bool,
+}
+
+impl CallbackSubject {
+    /// A record of `source` with the flags its police system reported.
+    pub fn new(source: CallbackSource, police_matter: bool, flags: RecordFlags) -> Self {
+        CallbackSubject {
+            source,
+            police_matter,
+            domestic_violence: flags.domestic_violence,
+            ongoing_danger: flags.ongoing_danger,
+            opted_out: flags.notices_opt_out,
+        }
+    }
 }
 
 /// Case-progress notices to victims.
@@ -335,6 +371,31 @@ impl CallbackRules {
     }
 
     /// The rule of this code, if configured.
+    /// The configured exclusion that keeps this person from being called whatever the
+    /// contact on file, in a fixed order: the person's safety first.
+    pub fn standing_exclusion(&self, s: &CallbackSubject) -> Option<Exclusion> {
+        let on = |e: Exclusion| self.exclusions.contains(&e);
+        if s.domestic_violence && on(Exclusion::DomesticViolence) {
+            Some(Exclusion::DomesticViolence)
+        } else if s.ongoing_danger && on(Exclusion::OngoingDanger) {
+            Some(Exclusion::OngoingDanger)
+        } else if s.opted_out && on(Exclusion::OptedOut) {
+            Some(Exclusion::OptedOut)
+        } else {
+            None
+        }
+    }
+
+    /// Will the rules call someone about this record at some milestone — a rule applies
+    /// to it and no configured exclusion stands in the way? Such a record needs a phone
+    /// number; one without is excluded `no_contact` when its callback falls due.
+    pub fn calls_about(&self, s: &CallbackSubject) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.applies_to(s.source, s.police_matter))
+            && self.standing_exclusion(s).is_none()
+    }
+
     pub fn rule(&self, code: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.code == code)
     }
@@ -556,17 +617,19 @@ impl RecordFacts {
 
     /// The first exclusion that applies, in a fixed order: the person's safety first.
     pub fn exclusion(&self, rules: &CallbackRules) -> Option<Exclusion> {
-        let on = |e: Exclusion| rules.exclusions.contains(&e);
-        if self.domestic_violence && on(Exclusion::DomesticViolence) {
-            Some(Exclusion::DomesticViolence)
-        } else if self.ongoing_danger && on(Exclusion::OngoingDanger) {
-            Some(Exclusion::OngoingDanger)
-        } else if self.opted_out && on(Exclusion::OptedOut) {
-            Some(Exclusion::OptedOut)
-        } else if !self.has_contact {
-            Some(Exclusion::NoContact)
-        } else {
-            None
+        rules
+            .standing_exclusion(&self.subject())
+            .or((!self.has_contact).then_some(Exclusion::NoContact))
+    }
+
+    /// What [`CallbackRules::calls_about`] looks at.
+    pub fn subject(&self) -> CallbackSubject {
+        CallbackSubject {
+            source: self.source,
+            police_matter: self.police_matter,
+            domestic_violence: self.domestic_violence,
+            ongoing_danger: self.ongoing_danger,
+            opted_out: self.opted_out,
         }
     }
 }
@@ -608,10 +671,11 @@ pub fn plan(
 ) -> Result<Plan, CalendarError> {
     let mut out = Plan::default();
     let oldest = now - TimeDelta::days(i64::from(rules.plan_within_days));
-    for r in rules.rules.iter().filter(|r| r.source == facts.source) {
-        if r.police_matters_only && !facts.police_matter {
-            continue;
-        }
+    for r in rules
+        .rules
+        .iter()
+        .filter(|r| r.applies_to(facts.source, facts.police_matter))
+    {
         let Some(at) = facts.reached(r.on) else {
             continue;
         };
@@ -971,6 +1035,67 @@ mod tests {
         assert!(plan(&only, &cal(), &f, now).unwrap().callbacks.is_empty());
         f.police_matter = true;
         assert_eq!(plan(&only, &cal(), &f, now).unwrap().callbacks.len(), 1);
+    }
+
+    #[test]
+    fn calls_about_is_the_planners_rule() {
+        // Every kind of record, police matter or not, with each flag, under the shipped
+        // rules, police-matters-only incidents and no exclusions at all: the import's
+        // question ("will anyone call?") answers what the planner does once every
+        // milestone is reached and a phone number is on file.
+        let police_only = CallbackRules::from_toml(Some(&table(
+            "[rules.incident_closed]\nsource = \"incident\"\non = \"closed\"\nwithin_working_days = 1\npolice_matters_only = true",
+        )))
+        .unwrap();
+        let no_exclusions = CallbackRules::from_toml(Some(&table("exclusions = []"))).unwrap();
+        let at = sh(2026, 3, 2, 10, 0);
+        let now = sh(2026, 3, 3, 10, 0);
+        let mut calls = 0;
+        let mut silent = 0;
+        for rules in [rules(), police_only, no_exclusions] {
+            for source in [
+                CallbackSource::Incident,
+                CallbackSource::Case,
+                CallbackSource::Permit,
+                CallbackSource::Opinion,
+            ] {
+                let all: Vec<_> = milestones_of(source).iter().map(|&m| (m, at)).collect();
+                for bits in 0..16u8 {
+                    let mut f = facts(source, &all);
+                    f.police_matter = bits & 1 != 0;
+                    f.domestic_violence = bits & 2 != 0;
+                    f.ongoing_danger = bits & 4 != 0;
+                    f.opted_out = bits & 8 != 0;
+                    let planned = plan(&rules, &cal(), &f, now).unwrap();
+                    let pending = planned
+                        .callbacks
+                        .iter()
+                        .any(|c| c.state == CallbackState::Pending);
+                    assert_eq!(
+                        rules.calls_about(&f.subject()),
+                        pending,
+                        "{source:?} bits {bits:04b} under {:?}",
+                        rules.exclusions
+                    );
+                    if pending { calls += 1 } else { silent += 1 }
+                }
+            }
+        }
+        // Both answers occur, so the comparison above is not vacuous.
+        assert!(calls > 0 && silent > 0);
+        // The cases the import used to get wrong: a non-police 110 call is called back
+        // under the shipped rules, and an opted-out caller is not.
+        let subject = |police_matter, opted_out| CallbackSubject {
+            source: CallbackSource::Incident,
+            police_matter,
+            domestic_violence: false,
+            ongoing_danger: false,
+            opted_out,
+        };
+        assert!(rules().calls_about(&subject(false, false)));
+        assert!(!rules().calls_about(&subject(true, true)));
+        let no_exclusions = CallbackRules::from_toml(Some(&table("exclusions = []"))).unwrap();
+        assert!(no_exclusions.calls_about(&subject(true, true)));
     }
 
     #[test]

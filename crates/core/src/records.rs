@@ -243,12 +243,6 @@ impl RecordFlags {
             notices_opt_out: self.notices_opt_out || other.notices_opt_out,
         }
     }
-
-    /// A callback must not be made at all (domestic violence, ongoing danger): such a
-    /// record needs no contact.
-    pub fn forbids_callback(self) -> bool {
-        self.domestic_violence || self.ongoing_danger
-    }
 }
 
 /// One change an import applies to a record, stored as an event (subject incident, case

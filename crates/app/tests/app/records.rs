@@ -453,3 +453,51 @@ async fn indicators_each_on_hand_made_data_postgres() {
     };
     each_indicator_on_hand_made_data(db).await;
 }
+
+/// The import flags a record without a phone exactly when the callback rules would call
+/// someone about it (`CallbackRules::calls_about`): a non-police 110 call too under the
+/// shipped rules, not when incidents are limited to police matters, never an opted-out
+/// caller while `opted_out` is an exclusion.
+async fn no_phone_flag_follows_the_callback_rules(db: TestDb) {
+    let mut app = city(&db).await;
+    let csv = "external_id,received_at,unit,police_matter,notices_opt_out\n\
+               N1,2026-03-01 08:00,RC-1-S1,0,\n\
+               N2,2026-03-01 08:00,RC-1-S1,1,\n\
+               N3,2026-03-01 08:00,RC-1-S1,1,是\n";
+    let r = import(&app, RecordKind::Incidents, csv).await;
+    assert_eq!(r.created, 3);
+    assert_eq!(
+        reasons(&r.flagged),
+        [(2, "phone".into()), (3, "phone".into())],
+        "shipped rules: the non-police call N1 is called back, the opted-out N3 is not"
+    );
+
+    app.config.callbacks = minyi_core::callback::CallbackRules::from_toml(Some(
+        &"exclusions = []\n[rules.incident_closed]\nsource = \"incident\"\non = \"closed\"\nwithin_working_days = 1\npolice_matters_only = true"
+            .parse()
+            .unwrap(),
+    ))
+    .unwrap();
+    let r = import(&app, RecordKind::Incidents, &csv.replace('N', "P")).await;
+    assert_eq!(r.created, 3);
+    assert_eq!(
+        reasons(&r.flagged),
+        [(3, "phone".into()), (4, "phone".into())],
+        "police matters only, no exclusions: P1 is not called, P3 is"
+    );
+    app.store.close().await;
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_no_phone_flag_follows_the_callback_rules_sqlite() {
+    no_phone_flag_follows_the_callback_rules(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_no_phone_flag_follows_the_callback_rules_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    no_phone_flag_follows_the_callback_rules(db).await;
+}
