@@ -179,6 +179,112 @@ pub async fn plan(app: &App, now: DateTime<Utc>) -> Result<PlanReport> {
     Ok(report)
 }
 
+/// The synthetic demo's callbacks: plans every demo record as the planner would (the
+/// same facts and rules, but over the whole demo year instead of `plan_within_days`, as of
+/// `demo_now`, the end of the demo period) and writes each callback with the calls
+/// `minyi_demo::callbacks::calls` simulates for it, marked synthetic. The planner's
+/// cursors then move past the demo records, so a server started on the demo neither
+/// plans them again nor texts case-progress notices to their fictional numbers.
+/// `quality` is each station's quality (by unit id); other units count as average.
+pub async fn plan_demo(
+    app: &App,
+    seed: u64,
+    quality: &HashMap<i64, f64>,
+    demo_now: DateTime<Utc>,
+) -> Result<u64> {
+    let mut rules = app.config.callbacks.clone();
+    rules.plan_within_days = rules.plan_within_days.max(400);
+    let tree = Tree::load(app).await?;
+    let mut created = 0;
+    for source in [
+        CallbackSource::Incident,
+        CallbackSource::Case,
+        CallbackSource::Permit,
+    ] {
+        let mut after = (-1, 0);
+        loop {
+            let page = app
+                .store
+                .records_to_plan(source, after, i64::MAX, BATCH)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = (last.changed_at, last.id);
+            let ids: Vec<i64> = page.iter().map(|r| r.id).collect();
+            let mut by_record: HashMap<i64, Vec<_>> = HashMap::new();
+            for (id, action, at) in app
+                .store
+                .record_milestone_events(subject_of(source), &ids)
+                .await?
+            {
+                by_record.entry(id).or_default().push((action, at));
+            }
+            let mut items = Vec::new();
+            for r in &page {
+                let facts = facts_of(r, by_record.remove(&r.id).unwrap_or_default(), &tree);
+                let p = callback::plan(&rules, &app.calendar, &facts, demo_now)
+                    .map_err(|e| AppError::Refused(format!("callback plan: {e}")))?;
+                for c in p.callbacks.into_iter().filter(|c| c.trigger_at <= demo_now) {
+                    let q = r
+                        .unit_id
+                        .and_then(|u| quality.get(&u))
+                        .copied()
+                        .unwrap_or(0.75);
+                    let calls = minyi_demo::callbacks::calls(
+                        seed,
+                        &rules,
+                        &app.calendar,
+                        &r.external_id,
+                        &c,
+                        q,
+                        demo_now,
+                    );
+                    let attempts = calls
+                        .into_iter()
+                        .enumerate()
+                        .map(|(k, a)| AttemptChange {
+                            expected_attempts: k as i64,
+                            at: a.at,
+                            actor: crate::demo::DEMO_ACTOR.into(),
+                            outcome: a.outcome,
+                            verdict: a.verdict,
+                            state: a.state,
+                            next_attempt_at: a.next_attempt_at,
+                        })
+                        .collect();
+                    items.push((
+                        NewCallback {
+                            source: c.source,
+                            source_id: c.source_id,
+                            rule: c.rule,
+                            unit_id: c.unit_id,
+                            trigger_at: c.trigger_at,
+                            due_at: c.due_at,
+                            state: c.state,
+                            exclusion: c.exclusion,
+                            contact_id: r.contact_id,
+                            synthetic: true,
+                        },
+                        attempts,
+                    ));
+                }
+            }
+            created += app
+                .store
+                .insert_callback_histories(&items, demo_now)
+                .await?;
+            if (page.len() as i64) < BATCH {
+                break;
+            }
+        }
+        if after != (-1, 0) {
+            app.store
+                .meta_set(&cursor_key(source), &format!("{}:{}", after.0, after.1))
+                .await?;
+        }
+    }
+    Ok(created)
+}
+
 fn facts_of(
     r: &PlanRecord,
     events: Vec<(minyi_core::records::RecordAction, DateTime<Utc>)>,

@@ -4,13 +4,18 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use minyi_core::event::{NewEvent, SubjectKind};
+use minyi_core::identity::ResidentName;
 use minyi_core::opinion::{NewOpinion, OpinionState, TrackingCode, transition};
-use minyi_core::records::{NewCase, NewIncident, NewPermit, NewRating, RatingLevel, RatingScale};
+use minyi_core::records::{
+    Conflict, ImportedCase, ImportedIncident, ImportedPermit, NewCase, NewIncident, NewPermit,
+    NewRating, RatingLevel, RatingScale, RecordChange, RecordFlags, case_changes, incident_changes,
+    permit_changes,
+};
 use minyi_core::taxonomy::Channel;
 use minyi_demo::activity::{DemoOpinion, Handler};
 use minyi_demo::city::DEPARTMENTS;
 use minyi_demo::{Volumes, default_period};
-use minyi_store::{Counts, InsertOutcome};
+use minyi_store::{Counts, ImportRecord, InsertOutcome, RecordWrite};
 
 use crate::{App, AppError, Result};
 
@@ -202,7 +207,12 @@ pub async fn load(
             synthetic: true,
         })
         .collect();
-    store.insert_incidents(&incidents).await?;
+    let flags = RecordFlags::default();
+    let incidents: Vec<ImportedIncident> = incidents
+        .into_iter()
+        .map(|incident| ImportedIncident { incident, flags })
+        .collect();
+    write_records(app, seed, &incidents, |r| incident_changes(None, r)).await?;
     let cases: Vec<NewCase> = activity
         .cases
         .iter()
@@ -222,7 +232,17 @@ pub async fn load(
             })
         })
         .collect();
-    store.insert_cases(&cases).await?;
+    let cases: Vec<ImportedCase> = cases
+        .into_iter()
+        .map(|case| ImportedCase {
+            case,
+            investigator_assigned_at: None,
+            suspect_caught_at: None,
+            flags,
+        })
+        .collect();
+    let now = chrono::Utc::now();
+    write_records(app, seed, &cases, |r| case_changes(None, r, now)).await?;
     let permits: Vec<NewPermit> = activity
         .permits
         .iter()
@@ -238,7 +258,18 @@ pub async fn load(
             })
         })
         .collect();
-    store.insert_permits(&permits).await?;
+    let permits: Vec<ImportedPermit> = permits
+        .into_iter()
+        .map(|permit| ImportedPermit { permit, flags })
+        .collect();
+    write_records(app, seed, &permits, |r| permit_changes(None, r)).await?;
+    progress("simulating callbacks to the synthetic contacts");
+    let quality: HashMap<i64, f64> = city
+        .stations
+        .iter()
+        .filter_map(|s| Some((id_of(s.code.as_str())?, s.quality)))
+        .collect();
+    crate::callbacks::plan_demo(app, seed, &quality, period.now()).await?;
     progress("drawing schematic map cells");
     let area_ids: HashMap<String, i64> = store
         .areas()
@@ -277,6 +308,54 @@ pub async fn load(
         counts: store.counts().await?,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Writes demo records as an import would (`Store::apply_records`, in the import's
+/// batches): each with its events and a synthetic contact (`minyi_demo::callbacks`),
+/// sealed like a real one.
+async fn write_records<T: ImportRecord>(
+    app: &App,
+    seed: u64,
+    rows: &[T],
+    changes: impl Fn(&T) -> std::result::Result<(T, Vec<RecordChange>), Conflict>,
+) -> Result<()> {
+    let now = chrono::Utc::now();
+    for chunk in rows.chunks(crate::records::BATCH_ROWS) {
+        let mut ids = Vec::with_capacity(chunk.len());
+        let mut writes = Vec::with_capacity(chunk.len());
+        for r in chunk {
+            let (record, changes) = changes(r).map_err(|c| {
+                AppError::Refused(format!(
+                    "demo record {}: {}: {}",
+                    r.external_id(),
+                    c.column,
+                    c.why
+                ))
+            })?;
+            let person = minyi_demo::callbacks::contact(seed, r.external_id());
+            let contact = crate::privacy::seal(
+                &app.key,
+                &crate::privacy::ContactInput {
+                    name: ResidentName::parse(&person.name).ok(),
+                    phone: Some(person.phone),
+                    id_number: None,
+                    address: None,
+                },
+            );
+            ids.push(r.external_id().to_owned());
+            writes.push(RecordWrite {
+                id: None,
+                record,
+                contact: Some(contact),
+                changes,
+            });
+        }
+        // The store is empty of records (checked above), so nothing stored is merged.
+        app.store
+            .apply_records::<T, _>(&ids, DEMO_ACTOR, now, |_| writes)
+            .await?;
+    }
+    Ok(())
 }
 
 const DEMO_STATE: &str = "demo_state";

@@ -286,7 +286,7 @@ impl Period {
     }
 
     /// The end of the period: everything after it has not happened yet.
-    fn now(&self) -> DateTime<Utc> {
+    pub fn now(&self) -> DateTime<Utc> {
         local(self.last, 23, 59)
     }
 }

@@ -5,6 +5,7 @@
 //! must not do IO, async or SQL; `app` writes them to the store.
 
 pub mod activity;
+pub mod callbacks;
 pub mod cells;
 pub mod city;
 pub mod names;

@@ -115,6 +115,18 @@ pub struct CallbackQuery {
     pub offset: i64,
 }
 
+/// The detail of an `attempt` event. Codes only (ASCII words), so the JSON needs no
+/// escaping.
+fn attempt_detail(outcome: CallbackOutcome, verdict: Option<Verdict>, attempt: i64) -> String {
+    format!(
+        "{{\"outcome\":\"{}\",\"verdict\":{},\"attempt\":{attempt}}}",
+        outcome.code(),
+        verdict
+            .map(|v| format!("\"{}\"", v.code()))
+            .unwrap_or_else(|| "null".into()),
+    )
+}
+
 const CB_COLS: &str = "c.id, c.source, c.source_id, c.rule, c.unit_id, c.due_at, c.state, c.attempts, \
      c.outcome, c.verdict, c.trigger_at, c.next_attempt_at, c.excluded_reason, c.contact_id, c.opinion_id, \
      c.created_at, c.closed_at, \
@@ -343,6 +355,79 @@ impl Store {
         Ok((created, updated))
     }
 
+    /// Writes callbacks together with the calls already made on them (the synthetic demo's
+    /// simulated history), in one transaction: each callback with the state, count and
+    /// outcome its last attempt left, one attempt row and one `attempt` event per call.
+    /// A callback already stored for the same record and rule is left as it is. Returns
+    /// how many callbacks were created.
+    pub async fn insert_callback_histories(
+        &self,
+        items: &[(NewCallback, Vec<AttemptChange>)],
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let mut tx = self.pool().begin().await?;
+        let mut created = 0;
+        let mut events = Vec::new();
+        for (c, attempts) in items {
+            let last = attempts.last();
+            let state = last.map_or(c.state, |a| a.state);
+            let closed_at = last
+                .filter(|a| a.state != CallbackState::Pending)
+                .map(|a| ms(a.at));
+            let id: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO callbacks (source, source_id, rule, unit_id, due_at, state, attempts, outcome, \
+                 verdict, trigger_at, next_attempt_at, excluded_reason, contact_id, created_at, closed_at, synthetic) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                 ON CONFLICT (source, source_id, rule) DO NOTHING RETURNING id",
+            )
+            .bind(c.source.code())
+            .bind(c.source_id)
+            .bind(c.rule.clone())
+            .bind(c.unit_id)
+            .bind(ms(c.due_at))
+            .bind(state.code())
+            .bind(attempts.len() as i64)
+            .bind(last.map(|a| a.outcome.code()))
+            .bind(last.and_then(|a| a.verdict).map(|v| v.code()))
+            .bind(ms(c.trigger_at))
+            .bind(last.map_or(Some(ms(c.trigger_at)), |a| a.next_attempt_at.map(ms)))
+            .bind(c.exclusion.map(|e| e.code()))
+            .bind(c.contact_id)
+            .bind(ms(now))
+            .bind(closed_at)
+            .bind(c.synthetic as i64)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(id) = id else { continue };
+            created += 1;
+            for (n, a) in attempts.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO callback_attempts (callback_id, at, actor, outcome, verdict) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(id)
+                .bind(ms(a.at))
+                .bind(a.actor.clone())
+                .bind(a.outcome.code())
+                .bind(a.verdict.map(|v| v.code()))
+                .execute(&mut *tx)
+                .await?;
+                events.push(minyi_core::event::NewEvent {
+                    subject: SubjectKind::Callback,
+                    subject_id: id,
+                    at: a.at,
+                    actor: a.actor.clone(),
+                    action: "attempt".into(),
+                    from_state: Some(CallbackState::Pending.code().into()),
+                    to_state: Some(a.state.code().into()),
+                    detail: Some(attempt_detail(a.outcome, a.verdict, n as i64 + 1)),
+                });
+            }
+        }
+        crate::records::insert_events_in(&mut tx, self.backend(), &events).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
     pub async fn callback(&self, id: i64) -> Result<Option<CallbackRow>> {
         let sql = format!("SELECT {CB_COLS} FROM callbacks c WHERE c.id = $1");
         sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -457,15 +542,7 @@ impl Store {
         .bind(a.verdict.map(|v| v.code()))
         .execute(&mut *tx)
         .await?;
-        // Codes only (ASCII words), so the JSON needs no escaping.
-        let detail = format!(
-            "{{\"outcome\":\"{}\",\"verdict\":{},\"attempt\":{}}}",
-            a.outcome.code(),
-            a.verdict
-                .map(|v| format!("\"{}\"", v.code()))
-                .unwrap_or_else(|| "null".into()),
-            a.expected_attempts + 1
-        );
+        let detail = attempt_detail(a.outcome, a.verdict, a.expected_attempts + 1);
         crate::records::insert_events_in(
             &mut tx,
             self.backend(),

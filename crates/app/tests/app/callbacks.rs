@@ -635,9 +635,9 @@ fn bad_callback_config_names_the_key() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// The demo city: every record is read once, nothing breaks, and a second pass creates
-/// nothing (records older than `plan_within_days` get no callback; the demo's records
-/// carry no contact, so those planned are excluded as `no_contact`).
+/// The demo city: every demo record has a synthetic contact and the demo wrote each
+/// callback the rules plan with its simulated calls, so the planner finds nothing left
+/// to plan and texts no fictional number; the city shows every indicator with numbers.
 async fn demo_story(db: TestDb) {
     let app = super::app_for(&db).await;
     minyi_app::demo::load(&app, 3, super::small(), &|_| {})
@@ -646,19 +646,11 @@ async fn demo_story(db: TestDb) {
     // The day after the demo period (which ends on 20 November 2026).
     let now = sh(11, 21, 9, 0);
     let first = plan(&app, now).await.unwrap();
-    assert_eq!(first.records, 800 + 200 + 300, "{first:?}");
-    assert!(first.created > 0 && first.too_old > 0, "{first:?}");
-    assert_eq!(first.notices, 0);
-    let second = plan(&app, now + Duration::minutes(1)).await.unwrap();
-    assert_eq!((second.records, second.created, second.updated), (0, 0, 0));
-    let leader = app
-        .store
-        .units()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|u| u.parent_id.is_none())
-        .unwrap();
+    assert_eq!(
+        (first.records, first.created, first.notices),
+        (0, 0, 0),
+        "the demo planned its own records: {first:?}"
+    );
     let ids: Vec<i64> = app
         .store
         .units()
@@ -667,24 +659,142 @@ async fn demo_story(db: TestDb) {
         .iter()
         .map(|u| u.id)
         .collect();
-    let (rows, total) = app
+    let count = |state: Option<CallbackState>| {
+        let (app, ids) = (&app, &ids);
+        async move {
+            app.store
+                .callback_worklist(
+                    ids,
+                    &minyi_store::CallbackQuery {
+                        state,
+                        limit: 500,
+                        ..Default::default()
+                    },
+                    now,
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let (_, total) = count(None).await;
+    let (done, n_done) = count(Some(CallbackState::Done)).await;
+    let (_, n_failed) = count(Some(CallbackState::Failed)).await;
+    let (_, n_excluded) = count(Some(CallbackState::Excluded)).await;
+    assert!(total > 500, "{total} callbacks");
+    assert_eq!(n_excluded, 0, "every demo record has a phone");
+    assert!(
+        n_done > total / 2 && n_failed > 0,
+        "{n_done} done, {n_failed} failed of {total}"
+    );
+    let reached = done
+        .iter()
+        .filter(|c| c.outcome == Some(CallbackOutcome::Reached))
+        .collect::<Vec<_>>();
+    assert!(!reached.is_empty() && reached.iter().all(|c| c.verdict.is_some()));
+    // A done callback's history: its calls, the last one the outcome stored.
+    let attempts = app.store.callback_attempts(done[0].id).await.unwrap();
+    assert_eq!(attempts.len() as i64, done[0].attempts);
+    assert_eq!(attempts.last().map(|a| a.outcome), done[0].outcome);
+    // The masked number is the synthetic range's (0875-0…), never a real one.
+    assert!(
+        done.iter().all(|c| c
+            .phone_masked
+            .as_deref()
+            .is_some_and(|m| m.starts_with("0875****"))),
+        "{:?}",
+        done[0].phone_masked
+    );
+    // Loaded twice from the same seed, the same people and calls.
+    let db2 = TestDb::sqlite();
+    let app2 = super::app_for(&db2).await;
+    minyi_app::demo::load(&app2, 3, super::small(), &|_| {})
+        .await
+        .unwrap();
+    let all2: Vec<i64> = app2
+        .store
+        .units()
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    let (_, done2) = app2
         .store
         .callback_worklist(
-            &ids,
+            &all2,
             &minyi_store::CallbackQuery {
-                limit: 20,
+                state: Some(CallbackState::Done),
+                limit: 1,
                 ..Default::default()
             },
             now,
         )
         .await
         .unwrap();
-    assert_eq!(total as u64, first.created, "under {}", leader.name);
-    assert!(
-        rows.iter().all(|r| r.state == CallbackState::Excluded
-            && r.excluded_reason == Some(Exclusion::NoContact))
-    );
+    assert_eq!(done2, n_done);
+    app2.store.close().await;
+    db2.drop_db().await;
     db.drop_db().await;
+}
+
+/// On a demo city with enough records for its smallest station, every station shows
+/// every hard indicator with a denominator, the callback ones included.
+async fn demo_indicators_story(db: TestDb) {
+    let app = super::app_for(&db).await;
+    let volumes = minyi_demo::Volumes {
+        opinions: 300,
+        ratings: 300,
+        incidents: 5_000,
+        cases: 3_000,
+        permits: 2_000,
+    };
+    minyi_app::demo::load(&app, 3, volumes, &|_| {})
+        .await
+        .unwrap();
+    let now = sh(11, 21, 9, 0);
+    let period = minyi_core::records::ReportPeriod::parse("2026").unwrap();
+    let all = minyi_app::indicators::for_units_at(&app, &period, now)
+        .await
+        .unwrap();
+    let stations: Vec<_> = all
+        .iter()
+        .filter(|u| u.unit.kind == UnitKind::Station)
+        .collect();
+    assert_eq!(stations.len(), 72);
+    for s in &stations {
+        for &(i, r) in &s.values {
+            assert!(
+                r.denominator > 0 && r.numerator <= r.denominator,
+                "{} {}: {r:?}",
+                s.unit.code.as_str(),
+                i.code()
+            );
+        }
+    }
+    let city = all.iter().find(|u| u.unit.parent_id.is_none()).unwrap();
+    for i in [
+        minyi_core::records::Indicator::CallbackCoverage,
+        minyi_core::records::Indicator::ReachRate,
+        minyi_core::records::Indicator::CallbackSatisfaction,
+    ] {
+        let rate = city.get(i).rate().unwrap();
+        assert!((0.5..1.0).contains(&rate), "{}: {rate}", i.code());
+    }
+    app.store.close().await;
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_city_every_station_shows_every_indicator_sqlite() {
+    demo_indicators_story(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_city_every_station_shows_every_indicator_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    demo_indicators_story(db).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -296,7 +296,9 @@ async fn callback_worklist_postgres() {
     story(db).await;
 }
 
-/// On the demo city, after a planner pass: the city's worklist and a callback's page.
+/// On the demo city: the worklist holds the demo's simulated callbacks (the planner finds
+/// nothing left to plan), a finished callback's page shows its calls and no outcome form,
+/// and a station's indicator page shows the callback indicators with numbers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callback_pages_on_the_demo_city() {
     let db = TestDb::sqlite();
@@ -306,19 +308,16 @@ async fn callback_pages_on_the_demo_city() {
         .unwrap()
         .with_timezone(&Utc);
     let r = minyi_app::callbacks::plan(&app, after).await.unwrap();
-    assert!(r.created > 0, "{r:?}");
+    assert_eq!((r.created, r.notices), (0, 0), "{r:?}");
     let accounts = minyi_app::demo::create_accounts(&app, Utc::now())
         .await
         .unwrap();
     let city = accounts.iter().find(|a| a.username == "demo_city").unwrap();
     let mut c = Client::new(minyi_web::router(app.clone()));
     c.sign_in(&city.username, &city.password).await;
-    let list = c.get("/callbacks?state=excluded").await;
+    let list = c.get("/callbacks?state=done").await;
     assert_eq!(list.status, StatusCode::OK);
-    assert!(
-        list.body.contains("无联系电话"),
-        "demo records carry no phone"
-    );
+    assert!(list.body.contains("0875****"), "synthetic numbers, masked");
     let i = list.body.find("href=\"/callbacks/").unwrap() + "href=\"/callbacks/".len();
     let id: String = list.body[i..]
         .chars()
@@ -328,7 +327,31 @@ async fn callback_pages_on_the_demo_city() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(
         !page.body.contains("/outcome"),
-        "an excluded callback is not called"
+        "a finished callback is not called again"
     );
+    assert!(
+        ["已接通", "拒绝回访"].iter().any(|o| page.body.contains(o)),
+        "its calls are listed"
+    );
+    // The first station's indicators over the demo year: the callback ones have numbers.
+    let station = accounts
+        .iter()
+        .find(|a| a.username == "demo_station")
+        .unwrap();
+    let page = c
+        .get(&format!(
+            "/units/{}/indicators?period=2026",
+            station.unit_code
+        ))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    for label in ["callback_coverage", "reach_rate", "callback_satisfaction"] {
+        let at = page
+            .body
+            .find(&format!("indicator={label}\""))
+            .unwrap_or_else(|| panic!("{label}: {}", page.body));
+        let row = &page.body[at..at + page.body[at..].find("</tr>").unwrap()];
+        assert!(row.contains('%'), "{label} has a rate: {row}");
+    }
     db.drop_db().await;
 }
