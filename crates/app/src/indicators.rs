@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use minyi_core::access::{Permission, Scope};
-use minyi_core::records::{FILING_LIMIT_DAYS, Indicator, ReportPeriod};
+use minyi_core::records::{Indicator, ReportPeriod};
 use minyi_store::{IndicatorRecord, IndicatorWindow, UnitRow};
 
 use crate::auth::Principal;
@@ -56,12 +56,13 @@ impl UnitIndicators {
     }
 }
 
-fn window(period: &ReportPeriod, now: DateTime<Utc>) -> IndicatorWindow {
+/// The counting window; the filing limit is `[callbacks] filing_limit_days`.
+fn window(app: &App, period: &ReportPeriod, now: DateTime<Utc>) -> IndicatorWindow {
     IndicatorWindow {
         from: period.from,
         to: period.to,
         now,
-        filing_limit_ms: FILING_LIMIT_DAYS * 86_400_000,
+        filing_limit_ms: i64::from(app.config.callbacks.filing_limit_days) * 86_400_000,
     }
 }
 
@@ -115,7 +116,7 @@ pub async fn for_units_at(
 ) -> Result<Vec<UnitIndicators>> {
     let units = app.store.units().await?;
     let tree: Vec<(i64, Option<i64>)> = units.iter().map(|u| (u.id, u.parent_id)).collect();
-    let counts = per_unit(app, &window(period, now)).await?;
+    let counts = per_unit(app, &window(app, period, now)).await?;
     Ok(units
         .iter()
         .map(|u| {
@@ -158,7 +159,7 @@ pub async fn for_unit(
     now: DateTime<Utc>,
 ) -> Result<UnitIndicators> {
     let (unit, ids) = scoped_units(app, p, code).await?;
-    let counts = per_unit(app, &window(period, now)).await?;
+    let counts = per_unit(app, &window(app, period, now)).await?;
     Ok(UnitIndicators {
         values: sum_over(&counts, ids.iter().copied()),
         unit,
@@ -196,7 +197,7 @@ pub async fn drill(
     now: DateTime<Utc>,
 ) -> Result<Drill> {
     let (unit, ids) = scoped_units(app, p, code).await?;
-    let w = window(period, now);
+    let w = window(app, period, now);
     let page = page.max(1);
     let (records, total) = app
         .store

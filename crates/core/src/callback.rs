@@ -33,6 +33,9 @@ conduct_categories = ["conduct"]
 # gets no callback and no notice (a history import must not flood the worklist or
 # residents' phones).
 plan_within_days = 30
+# Timely case filing (立案及时率): a case filed within this many days of its report is on
+# time; one not filed after them counts as late.
+filing_limit_days = 7
 
 [rules.incident_closed]
 source = "incident"
@@ -173,6 +176,8 @@ pub struct CallbackRules {
     pub exclusions: Vec<Exclusion>,
     pub conduct_categories: Vec<Category>,
     pub plan_within_days: u32,
+    /// Days from a case's report within which filing is timely (the hard indicator).
+    pub filing_limit_days: u32,
     pub notices: NoticeRules,
 }
 
@@ -189,6 +194,7 @@ impl Default for CallbackRules {
             exclusions: Vec::new(),
             conduct_categories: Vec::new(),
             plan_within_days: 30,
+            filing_limit_days: crate::records::FILING_LIMIT_DAYS as u32,
             notices: NoticeRules {
                 enabled: false,
                 milestones: Vec::new(),
@@ -317,6 +323,7 @@ impl CallbackRules {
             exclusions: Vec::new(),
             conduct_categories: Vec::new(),
             plan_within_days: 0,
+            filing_limit_days: 0,
             notices: NoticeRules {
                 enabled: false,
                 milestones: Vec::new(),
@@ -353,6 +360,7 @@ impl CallbackRules {
                     }
                 }
                 "plan_within_days" => out.plan_within_days = int(k, v, 1, 3660)?,
+                "filing_limit_days" => out.filing_limit_days = int(k, v, 1, 60)?,
                 "rules" => {
                     let t = v
                         .as_table()
@@ -929,6 +937,20 @@ mod tests {
         assert_eq!(r.rule("case_solved").unwrap().on, RecordAction::Solved);
         assert_eq!(r.notices.milestones.len(), 5);
         assert_eq!(CallbackRules::default(), r);
+    }
+
+    #[test]
+    fn filing_limit_is_configurable_within_bounds() {
+        assert_eq!(
+            i64::from(rules().filing_limit_days),
+            crate::records::FILING_LIMIT_DAYS
+        );
+        let set =
+            |v: &str| CallbackRules::from_toml(Some(&table(&format!("filing_limit_days = {v}"))));
+        assert_eq!(set("3").unwrap().filing_limit_days, 3);
+        for wrong in ["0", "61", "\"7\"", "2.5"] {
+            assert_eq!(set(wrong).unwrap_err().key, "filing_limit_days", "{wrong}");
+        }
     }
 
     #[test]

@@ -830,7 +830,7 @@ vocabulary! {
 /// being reported. The procedure rules for criminal cases (公安机关办理刑事案件程序规定,
 /// art. 174) give three days to examine a report, extendable to seven; seven is the
 /// ordinary outer limit, so a case filed later — or not filed once seven days have
-/// passed — counts as late.
+/// passed — counts as late. The default of `[callbacks] filing_limit_days`.
 pub const FILING_LIMIT_DAYS: i64 = 7;
 
 /// A reporting period as assessments label it: `2026` (year), `2026-H1`/`2026-H2`,

@@ -396,6 +396,19 @@ async fn each_indicator_on_hand_made_data(db: TestDb) {
         assert_eq!(of(code, Indicator::TimelyFiling), (1, 3));
         assert_eq!(of(code, Indicator::PermitOnTime), (2, 4));
     }
+    // A shorter filing limit (`[callbacks] filing_limit_days = 1`): K1, filed after two
+    // days, is late, and K4, unfiled for two days, now counts (late).
+    let mut strict = app.clone();
+    strict.config.callbacks.filing_limit_days = 1;
+    let march = for_units_at(&strict, &ReportPeriod::parse("2026-03").unwrap(), now())
+        .await
+        .unwrap();
+    let s2 = march
+        .iter()
+        .find(|u| u.unit.code.as_str() == "RC-1-S2")
+        .unwrap()
+        .get(Indicator::TimelyFiling);
+    assert_eq!((s2.numerator, s2.denominator), (0, 4));
     // February: only I5.
     let feb = for_units_at(&app, &ReportPeriod::parse("2026-02").unwrap(), now())
         .await
