@@ -851,8 +851,8 @@ pub async fn import_rows(
         RecordKind::Incidents => {
             run::<ImportedIncident>(
                 app,
-                &layout,
-                &lookup,
+                layout.clone(),
+                lookup,
                 rows,
                 opts,
                 now,
@@ -864,8 +864,8 @@ pub async fn import_rows(
         RecordKind::Cases => {
             run::<ImportedCase>(
                 app,
-                &layout,
-                &lookup,
+                layout.clone(),
+                lookup,
                 rows,
                 opts,
                 now,
@@ -877,8 +877,8 @@ pub async fn import_rows(
         RecordKind::Permits => {
             run::<ImportedPermit>(
                 app,
-                &layout,
-                &lookup,
+                layout.clone(),
+                lookup,
                 rows,
                 opts,
                 now,
@@ -914,23 +914,42 @@ pub async fn import_rows(
 #[allow(clippy::too_many_arguments)]
 async fn run<T: Kind>(
     app: &App,
-    layout: &Layout,
-    lookup: &Lookup,
+    layout: Layout,
+    lookup: Lookup,
     rows: RowIter,
     opts: &ImportOptions,
     now: DateTime<Utc>,
     progress: &(dyn Fn(usize) + Sync),
     report: &mut RecordReport,
 ) -> Result<()> {
-    // Rows are read in batches; each batch is checked and its contacts sealed on every
-    // core (sealing is most of an import's work), then written in one transaction.
+    // A reader thread reads the rows in batches and checks each batch and seals its
+    // contacts on every core (sealing is most of an import's work), while this task
+    // writes the batch before it, one transaction each: reading and writing overlap. At
+    // most one prepared batch waits, so memory stays bounded; if a write fails, the
+    // channel closes and the reader stops.
     let sealer = app.key.sealer();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Prepared<T>>>(1);
+    let reader = std::thread::Builder::new()
+        .name("import-reader".into())
+        .spawn(move || {
+            let mut rows = rows;
+            loop {
+                let read: Vec<TableRow> = rows.by_ref().take(BATCH_ROWS).collect();
+                if read.is_empty() {
+                    break;
+                }
+                let prepared = prepare_all::<T>(&read, &layout, &lookup, &sealer);
+                if tx.blocking_send(prepared).is_err() {
+                    break;
+                }
+            }
+        })
+        .map_err(|e| AppError::Refused(format!("cannot start the import reader: {e}")))?;
     let mut handled = 0usize;
-    let mut rows = rows.peekable();
-    while rows.peek().is_some() {
-        let read: Vec<TableRow> = rows.by_ref().take(BATCH_ROWS).collect();
-        let mut batch: Vec<Parsed<T>> = Vec::with_capacity(read.len());
-        for p in prepare_all::<T>(&read, layout, lookup, &sealer) {
+    let mut outcome = Ok(());
+    while let Some(prepared) = rx.recv().await {
+        let mut batch: Vec<Parsed<T>> = Vec::with_capacity(prepared.len());
+        for p in prepared {
             match p {
                 Prepared::Blank => continue,
                 Prepared::Rejected(e) => report.rejected.push(e),
@@ -939,10 +958,18 @@ async fn run<T: Kind>(
             report.rows += 1;
             handled += 1;
         }
-        flush(app, &mut batch, opts, now, report).await?;
+        if let Err(e) = flush(app, &mut batch, opts, now, report).await {
+            outcome = Err(e);
+            break;
+        }
         progress(handled);
     }
-    Ok(())
+    // Closing the channel ends a reader still blocked on sending.
+    drop(rx);
+    if let Err(panic) = reader.join() {
+        std::panic::resume_unwind(panic);
+    }
+    outcome
 }
 
 /// One row read: blank (skipped, not counted), rejected, or checked with its contact sealed.

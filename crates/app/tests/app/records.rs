@@ -514,3 +514,79 @@ async fn records_no_phone_flag_follows_the_callback_rules_postgres() {
     };
     no_phone_flag_follows_the_callback_rules(db).await;
 }
+
+/// The phone number stored with the incident `ext`, decrypted.
+async fn phone_of(app: &App, db: &TestDb, ext: &str) -> String {
+    use sqlx::{Connection, Row};
+    sqlx::any::install_default_drivers();
+    let mut c = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let id: i64 = sqlx::query("SELECT contact_id FROM incidents WHERE external_id = $1")
+        .bind(ext)
+        .fetch_one(&mut c)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    c.close().await.unwrap();
+    let contact = app.store.contact(id).await.unwrap().unwrap();
+    app.key
+        .decrypt(minyi_vault::Field::Phone, &contact.phone_enc.unwrap())
+        .unwrap()
+}
+
+/// More rows than a batch, prepared on several threads while the batch before is
+/// written: rows keep their numbers, each record its own contact, a repeated id in a later
+/// batch applies to the record of the earlier one.
+async fn large_import_keeps_rows_in_order(db: TestDb) {
+    let app = city(&db).await;
+    let n = minyi_app::records::BATCH_ROWS + 2_500;
+    let mut csv = String::from("external_id,received_at,unit,closed_at,phone\n");
+    for i in 0..n {
+        match i {
+            // Row 7 (i = 5) is impossible: closed before received.
+            5 => csv.push_str("L5,2026-03-01 08:00,RC-1-S1,2026-03-01 07:00,13900000005\n"),
+            // The last row repeats L100, now closed: a change, not a new record.
+            _ if i == n - 1 => {
+                csv.push_str("L100,2026-03-01 08:00,RC-1-S1,2026-03-01 09:00,13900000100\n")
+            }
+            _ => csv.push_str(&format!("L{i},2026-03-01 08:00,RC-1-S1,,139{i:08}\n")),
+        }
+    }
+    let r = import(&app, RecordKind::Incidents, &csv).await;
+    assert_eq!(r.rows, n);
+    assert_eq!(reasons(&r.rejected), [(7, "-".into())]);
+    assert_eq!((r.created, r.changed), (n - 2, 1));
+    assert_eq!(r.contacts, n - 2);
+    assert_eq!(contacts(&db).await, (n - 2) as i64);
+    for i in [0, 4, 6, 100, 9_999, 10_000, 10_001, n - 2] {
+        assert_eq!(
+            phone_of(&app, &db, &format!("L{i}")).await,
+            format!("139{i:08}")
+        );
+    }
+    let id = app
+        .store
+        .stored_records::<minyi_core::records::ImportedIncident>(&["L100".to_owned()])
+        .await
+        .unwrap()["L100"]
+        .id;
+    assert_eq!(
+        actions(&app, SubjectKind::Incident, id).await,
+        ["received", "closed"]
+    );
+    app.store.close().await;
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_large_import_keeps_rows_in_order_sqlite() {
+    large_import_keeps_rows_in_order(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_large_import_keeps_rows_in_order_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    large_import_keeps_rows_in_order(db).await;
+}
