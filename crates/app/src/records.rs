@@ -973,6 +973,8 @@ async fn run<T: Kind>(
 }
 
 /// One row read: blank (skipped, not counted), rejected, or checked with its contact sealed.
+// Nearly every row is `Parsed`: boxing it would add an allocation per row for nothing.
+#[allow(clippy::large_enum_variant)]
 enum Prepared<T> {
     Blank,
     Rejected(RowError),
