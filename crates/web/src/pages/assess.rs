@@ -42,6 +42,8 @@ pub async fn css() -> Response {
         .into_response()
 }
 
+// The error is the finished response the handler returns at once, as in `guard`.
+#[allow(clippy::result_large_err)]
 fn principal(ctx: &Ctx) -> Result<Principal, Response> {
     ctx.principal().cloned()
 }
@@ -168,7 +170,13 @@ pub async fn index(State(app): State<App>, Extension(ctx): Extension<Ctx>) -> Re
     }
     if runs.is_empty() {
         body.push_str(&format!("<p>{}</p>", esc(t(lang, "assess.no_runs"))));
-        return respond::html(&ctx, StatusCode::OK, t(lang, "assess.title"), "/assessment", &body);
+        return respond::html(
+            &ctx,
+            StatusCode::OK,
+            t(lang, "assess.title"),
+            "/assessment",
+            &body,
+        );
     }
     body.push_str(&format!(
         "<h3>{}</h3><div class=\"table-wrap\"><table class=\"assess-runs\"><thead><tr><th scope=\"col\">#</th><th scope=\"col\">{}</th>\
@@ -202,7 +210,15 @@ pub async fn index(State(app): State<App>, Extension(ctx): Extension<Ctx>) -> Re
     body.push_str("</tbody></table></div>");
     let latest = match runs.iter().max_by_key(|r| (r.created_at, r.id)) {
         Some(r) => r.id,
-        None => return respond::html(&ctx, StatusCode::OK, t(lang, "assess.title"), "/assessment", &body),
+        None => {
+            return respond::html(
+                &ctx,
+                StatusCode::OK,
+                t(lang, "assess.title"),
+                "/assessment",
+                &body,
+            );
+        }
     };
     let run = match minyi_app::assess::get(&app, latest).await {
         Ok(r) => r,
@@ -218,7 +234,13 @@ pub async fn index(State(app): State<App>, Extension(ctx): Extension<Ctx>) -> Re
         run_links(lang, run.id),
         ranking(lang, &run, &names, &scope)
     ));
-    respond::html(&ctx, StatusCode::OK, t(lang, "assess.title"), "/assessment", &body)
+    respond::html(
+        &ctx,
+        StatusCode::OK,
+        t(lang, "assess.title"),
+        "/assessment",
+        &body,
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -293,7 +315,13 @@ pub async fn show(
         esc(t(lang, "assess.rerun_hint")),
         ranking(lang, &run, &names, &scope),
     );
-    respond::html(&ctx, StatusCode::OK, &title, &format!("/assessment/runs/{}", run.id), &body)
+    respond::html(
+        &ctx,
+        StatusCode::OK,
+        &title,
+        &format!("/assessment/runs/{}", run.id),
+        &body,
+    )
 }
 
 fn changes_html(lang: Lang, c: &minyi_app::assess::RunChanges, names: &Names) -> String {
@@ -363,12 +391,30 @@ pub async fn rerun(
         verdict,
         esc(t(lang, "assess.stored")),
         esc(t(lang, "assess.again")),
-        row("assess.scheme_hash", &r.original.record.scheme_hash, &r.again.scheme_hash),
-        row("assess.input_hash", &r.original.record.input_hash, &r.again.input_hash),
-        row("assess.result_hash", &r.original.record.result_hash, &r.again.result_hash),
+        row(
+            "assess.scheme_hash",
+            &r.original.record.scheme_hash,
+            &r.again.scheme_hash
+        ),
+        row(
+            "assess.input_hash",
+            &r.original.record.input_hash,
+            &r.again.input_hash
+        ),
+        row(
+            "assess.result_hash",
+            &r.original.record.result_hash,
+            &r.again.result_hash
+        ),
         esc(t(lang, "assess.link_ranking")),
     );
-    respond::html(&ctx, StatusCode::OK, &title, &format!("/assessment/runs/{id}"), &body)
+    respond::html(
+        &ctx,
+        StatusCode::OK,
+        &title,
+        &format!("/assessment/runs/{id}"),
+        &body,
+    )
 }
 
 /// The XLSX workbook of a run.
@@ -399,7 +445,8 @@ async fn export(app: &App, ctx: &Ctx, id: &str) -> Response {
             let disposition = format!(
                 "attachment; filename=\"assessment-{}-{}.xlsx\"",
                 run.id,
-                run.period.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_")
+                run.period
+                    .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_")
             );
             let mut resp = (
                 [(
@@ -414,7 +461,10 @@ async fn export(app: &App, ctx: &Ctx, id: &str) -> Response {
             }
             resp
         }
-        Err(e) => respond::app_error(ctx, AppError::Refused(format!("xlsx export of run {}: {e}", run.id))),
+        Err(e) => respond::app_error(
+            ctx,
+            AppError::Refused(format!("xlsx export of run {}: {e}", run.id)),
+        ),
     }
 }
 
@@ -650,7 +700,13 @@ pub async fn whatif(
     }
     body.push_str(&form);
     body.push_str(&outcome);
-    respond::html(&ctx, status, &title, &format!("/assessment/runs/{}/whatif", run.id), &body)
+    respond::html(
+        &ctx,
+        status,
+        &title,
+        &format!("/assessment/runs/{}/whatif", run.id),
+        &body,
+    )
 }
 
 /// Rank stability under random ±10% weight changes, seeded so the page is reproducible.
@@ -678,7 +734,12 @@ pub async fn sensitivity(
     {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return respond::app_error(&ctx, AppError::Invalid(e.to_string())),
-        Err(e) => return respond::app_error(&ctx, AppError::Refused(format!("sensitivity of run {}: {e}", run.id))),
+        Err(e) => {
+            return respond::app_error(
+                &ctx,
+                AppError::Refused(format!("sensitivity of run {}: {e}", run.id)),
+            );
+        }
     };
     let title = t(lang, "assess.sens_title").replace("{id}", &run.id.to_string());
     let body = format!(
@@ -688,7 +749,13 @@ pub async fn sensitivity(
         esc(t(lang, "assess.sens_intro")),
         view::sensitivity_table(lang, &sens, &names),
     );
-    respond::html(&ctx, StatusCode::OK, &title, &format!("/assessment/runs/{}/sensitivity", run.id), &body)
+    respond::html(
+        &ctx,
+        StatusCode::OK,
+        &title,
+        &format!("/assessment/runs/{}/sensitivity", run.id),
+        &body,
+    )
 }
 
 /// A unit's explanation in a run, with its appeals and the appeal form.
@@ -722,7 +789,11 @@ pub async fn unit(
         esc(&run.period),
     );
     let Some(u) = run.result.unit(unit.code.as_str()) else {
-        let excluded = run.result.excluded.iter().any(|x| x.unit == unit.code.as_str());
+        let excluded = run
+            .result
+            .excluded
+            .iter()
+            .any(|x| x.unit == unit.code.as_str());
         body.push_str(&format!(
             "<p>{}</p>",
             esc(t(
@@ -754,9 +825,15 @@ pub async fn unit(
             .collect::<Vec<_>>(),
         Err(e) => return respond::app_error(&ctx, e),
     };
-    body.push_str(&format!("<h3>{}</h3>", esc(t(lang, "assess.appeals_title"))));
+    body.push_str(&format!(
+        "<h3>{}</h3>",
+        esc(t(lang, "assess.appeals_title"))
+    ));
     if appeals.is_empty() {
-        body.push_str(&format!("<p class=\"muted\">{}</p>", esc(t(lang, "assess.appeals_none"))));
+        body.push_str(&format!(
+            "<p class=\"muted\">{}</p>",
+            esc(t(lang, "assess.appeals_none"))
+        ));
     } else {
         body.push_str(&appeals_table(lang, &ctx, &p, &appeals));
     }
@@ -832,7 +909,9 @@ pub async fn appeal(
         _ => {
             return respond::app_error(
                 &ctx,
-                AppError::Invalid(t(lang, "assess.appeal_bad_value").replace("{value}", f.value.trim())),
+                AppError::Invalid(
+                    t(lang, "assess.appeal_bad_value").replace("{value}", f.value.trim()),
+                ),
             );
         }
     };
@@ -859,7 +938,12 @@ pub async fn appeal(
     }
 }
 
-fn appeals_table(lang: Lang, ctx: &Ctx, p: &Principal, rows: &[minyi_app::assess::Appeal]) -> String {
+fn appeals_table(
+    lang: Lang,
+    ctx: &Ctx,
+    p: &Principal,
+    rows: &[minyi_app::assess::Appeal],
+) -> String {
     let resolver = p.may(Permission::RunAssessment);
     let mut s = format!(
         "<div class=\"table-wrap\"><table class=\"assess-appeals\"><thead><tr><th scope=\"col\">#</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
@@ -895,7 +979,11 @@ fn appeals_table(lang: Lang, ctx: &Ctx, p: &Principal, rows: &[minyi_app::assess
             _ => {
                 let mut s = esc(a.resolution.as_deref().unwrap_or(""));
                 if let Some(v) = a.corrected_value {
-                    s.push_str(&format!(" ({} {})", esc(t(lang, "assess.corrected_value")), num(v)));
+                    s.push_str(&format!(
+                        " ({} {})",
+                        esc(t(lang, "assess.corrected_value")),
+                        num(v)
+                    ));
                 }
                 if let Some(r) = a.result_run_id {
                     s.push_str(&format!(" → <a href=\"/assessment/runs/{r}\">#{r}</a>"));
@@ -943,13 +1031,23 @@ pub async fn appeals(
         "" => None,
         s => match parse_id(s) {
             Some(i) => Some(i),
-            None => return respond::app_error(&ctx, AppError::Invalid(format!("run `{s}` is not a run number"))),
+            None => {
+                return respond::app_error(
+                    &ctx,
+                    AppError::Invalid(format!("run `{s}` is not a run number")),
+                );
+            }
         },
     };
     let state = match q.state.trim() {
         "" => None,
         s @ ("filed" | "upheld" | "rejected") => Some(s.to_owned()),
-        s => return respond::app_error(&ctx, AppError::Invalid(format!("state `{s}` is not filed, upheld or rejected"))),
+        s => {
+            return respond::app_error(
+                &ctx,
+                AppError::Invalid(format!("state `{s}` is not filed, upheld or rejected")),
+            );
+        }
     };
     let rows = match minyi_app::assess::appeals(
         &app,
@@ -1007,7 +1105,9 @@ pub async fn resolve(
             _ => {
                 return respond::app_error(
                     &ctx,
-                    AppError::Invalid(t(lang, "assess.appeal_bad_value").replace("{value}", f.value.trim())),
+                    AppError::Invalid(
+                        t(lang, "assess.appeal_bad_value").replace("{value}", f.value.trim()),
+                    ),
                 );
             }
         },
@@ -1019,8 +1119,15 @@ pub async fn resolve(
             );
         }
     };
-    match minyi_app::assess::resolve_appeal(&app, &p, id, decision, f.note.trim(), chrono::Utc::now())
-        .await
+    match minyi_app::assess::resolve_appeal(
+        &app,
+        &p,
+        id,
+        decision,
+        f.note.trim(),
+        chrono::Utc::now(),
+    )
+    .await
     {
         Ok(r) => match r.new_run {
             Some(run) => Redirect::to(&format!("/assessment/runs/{}", run.id)).into_response(),
@@ -1042,7 +1149,13 @@ fn conflict(ctx: &Ctx, msg: &str) -> Response {
         esc(msg),
         esc(t(lang, "assess.appeals_title"))
     );
-    respond::html(ctx, StatusCode::CONFLICT, title, "/assessment/appeals", &body)
+    respond::html(
+        ctx,
+        StatusCode::CONFLICT,
+        title,
+        "/assessment/appeals",
+        &body,
+    )
 }
 
 /// The block on a station's page: the latest run's score, rank and outcome, linked to

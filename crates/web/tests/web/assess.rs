@@ -162,7 +162,13 @@ async fn get_bytes(c: &Client, uri: &str) -> (StatusCode, header::HeaderMap, Vec
     let resp = c.router.clone().oneshot(req).await.unwrap();
     let status = resp.status();
     let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
     (status, headers, body)
 }
 
@@ -264,7 +270,10 @@ async fn assess_story(db: TestDb) {
     assert!(order.windows(2).all(|w| w[0] < w[1]), "ranked by score");
     let top = row(&r.body, "assess-ranking", "AB-1-S1");
     assert!(top.contains("75.50") && top.contains("记功"), "{top}");
-    assert!(top.contains("24.50") && top.contains("51.00"), "group scores: {top}");
+    assert!(
+        top.contains("24.50") && top.contains("51.00"),
+        "group scores: {top}"
+    );
     let bottom = row(&r.body, "assess-ranking", "AB-1-S2");
     assert!(bottom.contains("24.50"), "{bottom}");
     assert!(
@@ -277,17 +286,22 @@ async fn assess_story(db: TestDb) {
     // The index shows the latest run's ranking too.
     let r = city.get("/assessment").await;
     for code in STATIONS {
-        assert!(r.body.contains(&format!("<tr data-unit=\"{code}\"")), "{code}");
+        assert!(
+            r.body.contains(&format!("<tr data-unit=\"{code}\"")),
+            "{code}"
+        );
     }
     // English on request.
     let r = city.get(&format!("{run_path}?lang=en")).await;
-    assert!(r.body.contains("Merit citation") && r.body.contains("Not distinguishable — review"));
+    assert!(
+        r.body.contains("Merit citation")
+            && r.body
+                .contains("Accountability: not distinguishable — review")
+    );
     city.get("/assessment?lang=zh-CN").await;
 
     // ---- the explanation: contributions add up to the score -------------------------
-    let r = city
-        .get(&format!("{run_path}/units/AB-2-S2"))
-        .await;
+    let r = city.get(&format!("{run_path}/units/AB-2-S2")).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let parts = contributions(&r.body);
     assert_eq!(parts.len(), 3, "one line per indicator");
@@ -301,11 +315,12 @@ async fn assess_story(db: TestDb) {
     assert!(r.body.contains("0.2500"), "normalised value shown");
 
     // ---- what-if: weights unchanged move nothing; new weights move ranks -----------
-    let r = city
-        .get(&format!("{run_path}/whatif"))
-        .await;
+    let r = city.get(&format!("{run_path}/whatif")).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.body.contains("name=\"g.business_and_team\" value=\"0.49\""));
+    assert!(
+        r.body
+            .contains("name=\"g.business_and_team\" value=\"0.49\"")
+    );
     assert!(r.body.contains("name=\"i.drug_control\" value=\"1\""));
     let r = city
         .get(&format!("{run_path}/whatif?go=1&renormalise=1"))
@@ -325,7 +340,9 @@ async fn assess_story(db: TestDb) {
     assert!(moved.contains("<td>3</td><td>1</td><td>↑2</td>"), "{moved}");
     assert!(r.body.contains("61.75"));
     // A weight that is not a number is refused on the page.
-    let r = city.get(&format!("{run_path}/whatif?go=1&i.cases_solved=lots")).await;
+    let r = city
+        .get(&format!("{run_path}/whatif?go=1&i.cases_solved=lots"))
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("lots"));
     // Nothing was stored by the what-ifs.
@@ -370,12 +387,11 @@ async fn assess_story(db: TestDb) {
     assert!(first[11].contains("记功"));
     let detail = book.worksheet_range("指标明细").unwrap();
     assert_eq!(detail.height(), 1 + STATIONS.len() * 3);
-    assert_eq!(
-        &cells(&detail, 0)[..3],
-        &["单位", "指标", "指标代码"]
-    );
+    assert_eq!(&cells(&detail, 0)[..3], &["单位", "指标", "指标代码"]);
     let info = book.worksheet_range("运行信息").unwrap();
-    let info_text: Vec<String> = (0..info.height()).map(|r| cells(&info, r).join("=")).collect();
+    let info_text: Vec<String> = (0..info.height())
+        .map(|r| cells(&info, r).join("="))
+        .collect();
     assert!(info_text.contains(&format!("结果哈希={}", run.record.result_hash)));
     assert!(info_text.contains(&format!("输入哈希={}", run.record.input_hash)));
 
@@ -385,7 +401,10 @@ async fn assess_story(db: TestDb) {
     assert!(r.body.contains("/assets/assess.css"));
     assert!(r.body.contains("<svg") && r.body.contains("class=\"assess-chart\""));
     for code in STATIONS {
-        assert!(r.body.contains(&format!("<g data-unit=\"{code}\"")), "{code} in the chart");
+        assert!(
+            r.body.contains(&format!("<g data-unit=\"{code}\"")),
+            "{code} in the chart"
+        );
     }
     assert!(r.body.contains(&run.record.scheme_hash));
     assert!(r.body.contains("前 1 名：记功"));
@@ -402,7 +421,11 @@ async fn assess_story(db: TestDb) {
 
     // ---- appeals: own station only ---------------------------------------------------
     let r = s1.get(&format!("{run_path}/units/AB-2-S1")).await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND, "another station's explanation");
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "another station's explanation"
+    );
     let csrf = s1.csrf().await;
     let appeal = |code: &str| format!("{run_path}/units/{code}/appeal");
     let r = s1
@@ -450,19 +473,26 @@ async fn assess_story(db: TestDb) {
     assert!(r.body.contains("漏报了第四季度破案数"));
     assert!(!r.body.contains("/resolve"), "staff do not resolve");
     let r = s1.get(&format!("{run_path}/units/AB-1-S1")).await;
-    assert!(r.body.contains("漏报了第四季度破案数"), "the unit sees its appeal");
+    assert!(
+        r.body.contains("漏报了第四季度破案数"),
+        "the unit sees its appeal"
+    );
 
     // ---- the city analyst upholds it: a new run records what changed ------------------
     let r = city.get("/assessment/appeals").await;
     let i = r.body.find("data-appeal=\"").expect("the appeal is listed") + "data-appeal=\"".len();
     let appeal_id = &r.body[i..i + r.body[i..].find('"').unwrap()];
-    assert!(r.body.contains(&format!("/assessment/appeals/{appeal_id}/resolve")));
+    assert!(
+        r.body
+            .contains(&format!("/assessment/appeals/{appeal_id}/resolve"))
+    );
     let csrf = city.csrf().await;
+    let s1_csrf = s1.csrf().await;
     let r = s1
         .post_form(
             &format!("/assessment/appeals/{appeal_id}/resolve"),
             &[
-                ("csrf", &s1.csrf().await),
+                ("csrf", &s1_csrf),
                 ("decision", "uphold"),
                 ("value", "50"),
                 ("note", "核实"),
@@ -485,7 +515,11 @@ async fn assess_story(db: TestDb) {
     let new_path = r.location().unwrap().to_owned();
     assert_ne!(new_path, run_path);
     let r = city.get(&new_path).await;
-    assert!(r.body.contains(&format!("相对于运行 #{run_id} 的变动")), "{}", r.body);
+    assert!(
+        r.body.contains(&format!("相对于运行 #{run_id} 的变动")),
+        "{}",
+        r.body
+    );
     assert!(r.body.contains("经核实采纳"));
     // Deciding it again is a conflict, said in words.
     let r = city

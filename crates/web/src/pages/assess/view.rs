@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use minyi_assess::{
-    ConditionStatus, End, MissingApplied, OutcomeCode, Reason, RuleOutcome, RunResult,
-    Sensitivity, UncertaintySource, UnitResult,
+    ConditionStatus, End, MissingApplied, OutcomeCode, Reason, RuleOutcome, RunResult, Sensitivity,
+    UncertaintySource, UnitResult,
 };
 use minyi_store::UnitRow;
 
@@ -38,7 +38,6 @@ impl Names {
             .collect();
         Self { by_code }
     }
-
 
     /// The unit's name, or its code when the unit is no longer in the tree.
     pub fn name<'a>(&'a self, code: &'a str) -> &'a str {
@@ -156,7 +155,8 @@ pub fn reason_words(lang: Lang, r: &Reason) -> String {
             .replace("{threshold}", &pct(*threshold))
             .replace("{source}", &source_label(lang, *source)),
         Reason::ProbabilityUnavailable { threshold } => {
-            t(lang, "assess.reason.probability_unavailable").replace("{threshold}", &pct(*threshold))
+            t(lang, "assess.reason.probability_unavailable")
+                .replace("{threshold}", &pct(*threshold))
         }
         Reason::FloorBreached {
             indicator,
@@ -174,11 +174,9 @@ pub fn reason_words(lang: Lang, r: &Reason) -> String {
             .replace("{what}", &floor_what(indicator))
             .replace("{value}", &num(*value))
             .replace("{floor}", &num(*floor)),
-        Reason::FloorUnavailable { indicator, floor } => {
-            t(lang, "assess.reason.floor_unavailable")
-                .replace("{what}", &floor_what(indicator))
-                .replace("{floor}", &num(*floor))
-        }
+        Reason::FloorUnavailable { indicator, floor } => t(lang, "assess.reason.floor_unavailable")
+            .replace("{what}", &floor_what(indicator))
+            .replace("{floor}", &num(*floor)),
     }
 }
 
@@ -284,7 +282,12 @@ pub struct Links<'a> {
 }
 
 /// The ranking table, linking units to their explanations where `links` allows.
-pub fn ranking_table(lang: Lang, run: &RunResult, names: &Names, links: Option<&Links<'_>>) -> String {
+pub fn ranking_table(
+    lang: Lang,
+    run: &RunResult,
+    names: &Names,
+    links: Option<&Links<'_>>,
+) -> String {
     let groups = group_ids(run);
     let mut s = format!(
         "<div class=\"table-wrap\"><table class=\"assess-ranking\"><caption>{}</caption><thead><tr>\
@@ -349,10 +352,7 @@ pub fn ranking_table(lang: Lang, run: &RunResult, names: &Names, links: Option<&
     }
     s.push_str("</tbody></table></div>");
     if !run.excluded.is_empty() {
-        s.push_str(&format!(
-            "<h3>{}</h3><ul>",
-            esc(t(lang, "assess.excluded"))
-        ));
+        s.push_str(&format!("<h3>{}</h3><ul>", esc(t(lang, "assess.excluded"))));
         for x in &run.excluded {
             let why: Vec<String> = x
                 .reasons
@@ -448,7 +448,7 @@ pub fn explanation(lang: Lang, u: &UnitResult) -> String {
         };
         s.push_str(&format!(
             "<tr data-indicator=\"{}\"><th scope=\"row\">{}<br><small>{}</small></th><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num contribution\">{}</td><td>{}</td><td>{}</td></tr>",
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num contribution\">{:.4}</td><td>{}</td><td>{}</td></tr>",
             esc(&i.indicator),
             esc(&indicator_label(lang, &i.indicator)),
             esc(&i.source),
@@ -460,7 +460,7 @@ pub fn explanation(lang: Lang, u: &UnitResult) -> String {
                 .unwrap_or_else(|| "—".into()),
             pct(i.weight),
             pct(i.applied_weight),
-            format!("{:.4}", i.contribution),
+            i.contribution,
             i.missing
                 .as_ref()
                 .map(|m| esc(&missing_words(lang, m)))

@@ -45,7 +45,12 @@ pub fn workbook(run: &RunResult, names: &Names, info: &RunInfo<'_>) -> Result<Ve
     {
         let ws = wb.add_worksheet();
         ws.set_name(SHEETS[0])?;
-        let mut head: Vec<String> = vec!["序号".into(), "单位".into(), "所属分局".into(), "总分".into()];
+        let mut head: Vec<String> = vec![
+            "序号".into(),
+            "单位".into(),
+            "所属分局".into(),
+            "总分".into(),
+        ];
         head.extend(groups.iter().map(|(g, _)| group_label(lang, g)));
         head.extend(indicators.iter().map(|i| indicator_label(lang, i)));
         head.extend(["名次".into(), "名次区间".into(), "考评结果".into()]);
@@ -128,7 +133,12 @@ pub fn workbook(run: &RunResult, names: &Names, info: &RunInfo<'_>) -> Result<Ve
                 ws.write_string(row, 2, &i.indicator)?;
                 ws.write_string(row, 3, group_label(lang, &i.group))?;
                 ws.write_string(row, 4, &i.source)?;
-                for (c, v) in [(5u16, i.raw), (6, i.se), (7, i.numerator), (8, i.denominator)] {
+                for (c, v) in [
+                    (5u16, i.raw),
+                    (6, i.se),
+                    (7, i.numerator),
+                    (8, i.denominator),
+                ] {
                     if let Some(v) = v {
                         ws.write_number(row, c, v)?;
                     }
