@@ -1210,3 +1210,130 @@ pub async fn load_demo_metrics(app: &App, seed: u64, period: &str) -> Result<Met
         ))
     })
 }
+
+/// Callbacks the demo invents per station so the callback indicators have figures in
+/// a freshly loaded demo (the real planner runs only beside `minyi serve`).
+pub const DEMO_CALLBACKS_PER_STATION: usize = 12;
+
+/// Writes clearly synthetic callbacks (rule `demo_synthetic`) on police-matter 110 calls
+/// of each station, due in `year`, most reached with a verdict, some not reached:
+/// seeded and deterministic. Attempts go through the store's ordinary attempt path, so
+/// states, attempts and events agree.
+pub async fn load_demo_callbacks(app: &App, seed: u64, year: i32) -> Result<u64> {
+    use chrono::TimeZone;
+    use minyi_core::records::{CallbackOutcome, CallbackSource, CallbackState};
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0009);
+    let stations: HashSet<i64> = app
+        .store
+        .units()
+        .await?
+        .into_iter()
+        .filter(|u| u.kind == UnitKind::Station)
+        .map(|u| u.id)
+        .collect();
+    let mut per_station: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    let mut after = (i64::MIN, i64::MIN);
+    loop {
+        let page = app
+            .store
+            .records_to_plan(CallbackSource::Incident, after, i64::MAX, 5_000)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = (last.changed_at, last.id);
+        for r in &page {
+            if let Some(u) = r
+                .unit_id
+                .filter(|u| stations.contains(u) && r.police_matter)
+            {
+                let v = per_station.entry(u).or_default();
+                if v.len() < DEMO_CALLBACKS_PER_STATION {
+                    v.push(r.id);
+                }
+            }
+        }
+        if page.len() < 5_000 {
+            break;
+        }
+    }
+    let at = |day: u32| {
+        Utc.with_ymd_and_hms(year, 1 + (day % 300) / 30, 1 + day % 28, 2, 0, 0)
+            .single()
+            .ok_or_else(|| AppError::Refused("demo callback date".into()))
+    };
+    let mut items = Vec::new();
+    for (unit, ids) in &per_station {
+        for (i, id) in ids.iter().enumerate() {
+            let due = at((*unit as u32).wrapping_mul(7).wrapping_add(i as u32 * 23))?;
+            items.push(minyi_store::NewCallback {
+                source: CallbackSource::Incident,
+                source_id: *id,
+                rule: "demo_synthetic".into(),
+                unit_id: *unit,
+                trigger_at: due - chrono::Duration::days(3),
+                due_at: due,
+                state: CallbackState::Pending,
+                exclusion: None,
+                contact_id: None,
+                synthetic: true,
+            });
+        }
+    }
+    let now = Utc::now();
+    app.store.upsert_callbacks(&items, now).await?;
+    let mut done = 0u64;
+    for (unit, _) in per_station {
+        // Each station has its own true coverage and satisfaction.
+        let reach: f64 = rng.random_range(0.6..1.0);
+        let sat: f64 = rng.random_range(0.6..0.98);
+        let (rows, _) = app
+            .store
+            .callback_worklist(
+                &[unit],
+                &minyi_store::CallbackQuery {
+                    state: Some(CallbackState::Pending),
+                    limit: 500,
+                    ..Default::default()
+                },
+                now,
+            )
+            .await?;
+        for c in rows.iter().filter(|c| c.rule == "demo_synthetic") {
+            let reached = rng.random::<f64>() < reach;
+            let verdict = reached.then(|| {
+                let u: f64 = rng.random();
+                if u < sat {
+                    Verdict::Satisfied
+                } else if u < sat + (1.0 - sat) / 2.0 {
+                    Verdict::BasicallySatisfied
+                } else {
+                    Verdict::Dissatisfied
+                }
+            });
+            app.store
+                .record_callback_attempt(
+                    c.id,
+                    &minyi_store::AttemptChange {
+                        expected_attempts: c.attempts,
+                        at: c.due_at,
+                        actor: crate::demo::DEMO_ACTOR.into(),
+                        outcome: if reached {
+                            CallbackOutcome::Reached
+                        } else {
+                            CallbackOutcome::NoAnswer
+                        },
+                        verdict,
+                        state: if reached {
+                            CallbackState::Done
+                        } else {
+                            CallbackState::Failed
+                        },
+                        next_attempt_at: None,
+                    },
+                )
+                .await?;
+            done += 1;
+        }
+    }
+    Ok(done)
+}

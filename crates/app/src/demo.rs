@@ -259,10 +259,11 @@ pub async fn load(
     }
     // Synthetic business, team-building and jurisdiction metrics for the year the demo
     // ends in, so the default assessment scheme runs on the demo city.
-    progress("inventing synthetic assessment metrics");
+    progress("inventing synthetic assessment metrics and callbacks");
     {
         use chrono::Datelike;
         crate::assess::load_demo_metrics(app, seed, &period.last.year().to_string()).await?;
+        crate::assess::load_demo_callbacks(app, seed, period.last.year()).await?;
     }
     store.meta_set("synthetic_demo", "true").await?;
     store.meta_set(DEMO_STATE, "complete").await?;
