@@ -42,6 +42,12 @@ pub async fn css() -> Response {
         .into_response()
 }
 
+/// A page in the frame with the assessment stylesheet (outcome colours, print rules).
+fn page(ctx: &Ctx, status: StatusCode, title: &str, path: &str, body: &str) -> Response {
+    let body = format!("<link rel=\"stylesheet\" href=\"/assets/assess.css\">{body}");
+    respond::html(ctx, status, title, path, &body)
+}
+
 // The error is the finished response the handler returns at once, as in `guard`.
 #[allow(clippy::result_large_err)]
 fn principal(ctx: &Ctx) -> Result<Principal, Response> {
@@ -170,7 +176,7 @@ pub async fn index(State(app): State<App>, Extension(ctx): Extension<Ctx>) -> Re
     }
     if runs.is_empty() {
         body.push_str(&format!("<p>{}</p>", esc(t(lang, "assess.no_runs"))));
-        return respond::html(
+        return page(
             &ctx,
             StatusCode::OK,
             t(lang, "assess.title"),
@@ -211,7 +217,7 @@ pub async fn index(State(app): State<App>, Extension(ctx): Extension<Ctx>) -> Re
     let latest = match runs.iter().max_by_key(|r| (r.created_at, r.id)) {
         Some(r) => r.id,
         None => {
-            return respond::html(
+            return page(
                 &ctx,
                 StatusCode::OK,
                 t(lang, "assess.title"),
@@ -234,7 +240,7 @@ pub async fn index(State(app): State<App>, Extension(ctx): Extension<Ctx>) -> Re
         run_links(lang, run.id),
         ranking(lang, &run, &names, &scope)
     ));
-    respond::html(
+    page(
         &ctx,
         StatusCode::OK,
         t(lang, "assess.title"),
@@ -315,7 +321,7 @@ pub async fn show(
         esc(t(lang, "assess.rerun_hint")),
         ranking(lang, &run, &names, &scope),
     );
-    respond::html(
+    page(
         &ctx,
         StatusCode::OK,
         &title,
@@ -408,7 +414,7 @@ pub async fn rerun(
         ),
         esc(t(lang, "assess.link_ranking")),
     );
-    respond::html(
+    page(
         &ctx,
         StatusCode::OK,
         &title,
@@ -555,7 +561,7 @@ pub async fn report(
     }
     weights.push_str("</ul>");
     let body = format!(
-        "<article class=\"assess-report\"><link rel=\"stylesheet\" href=\"/assets/assess.css\">\
+        "<article class=\"assess-report\">\
          <h2>{}</h2><p class=\"no-print\"><a href=\"/assessment/runs/{}\">{}</a></p>\
          <section><h3>{}</h3>{}</section>\
          <section><h3>{}</h3>{}</section>\
@@ -577,7 +583,7 @@ pub async fn report(
         esc(t(lang, "assess.report_hashes")),
         hashes(lang, &run),
     );
-    respond::html(
+    page(
         &ctx,
         StatusCode::OK,
         &title,
@@ -700,7 +706,7 @@ pub async fn whatif(
     }
     body.push_str(&form);
     body.push_str(&outcome);
-    respond::html(
+    page(
         &ctx,
         status,
         &title,
@@ -749,7 +755,7 @@ pub async fn sensitivity(
         esc(t(lang, "assess.sens_intro")),
         view::sensitivity_table(lang, &sens, &names),
     );
-    respond::html(
+    page(
         &ctx,
         StatusCode::OK,
         &title,
@@ -805,7 +811,7 @@ pub async fn unit(
                 }
             ))
         ));
-        return respond::html(&ctx, StatusCode::OK, &title, "/assessment", &body);
+        return page(&ctx, StatusCode::OK, &title, "/assessment", &body);
     };
     body.push_str(&view::explanation(lang, u));
     // The unit's appeals against this run.
@@ -864,7 +870,7 @@ pub async fn unit(
             esc(t(lang, "assess.appeal_submit")),
         ));
     }
-    respond::html(
+    page(
         &ctx,
         StatusCode::OK,
         &title,
@@ -1071,7 +1077,7 @@ pub async fn appeals(
     } else {
         body.push_str(&appeals_table(lang, &ctx, &p, &rows));
     }
-    respond::html(&ctx, StatusCode::OK, title, "/assessment/appeals", &body)
+    page(&ctx, StatusCode::OK, title, "/assessment/appeals", &body)
 }
 
 #[derive(serde::Deserialize)]
@@ -1149,7 +1155,7 @@ fn conflict(ctx: &Ctx, msg: &str) -> Response {
         esc(msg),
         esc(t(lang, "assess.appeals_title"))
     );
-    respond::html(
+    page(
         ctx,
         StatusCode::CONFLICT,
         title,
@@ -1172,9 +1178,9 @@ pub async fn station_block(app: &App, lang: Lang, code: &str) -> String {
     } else {
         u.outcomes
             .iter()
-            .map(|o| view::outcome_label(lang, o.outcome))
+            .map(|o| view::outcome_title(lang, o))
             .collect::<Vec<_>>()
-            .join("、")
+            .join("；")
     };
     format!(
         "<section class=\"assess-block\"><h3>{}</h3><p>{}</p><p><a href=\"/assessment/runs/{}/units/{}\">{}</a></p></section>",
@@ -1183,6 +1189,13 @@ pub async fn station_block(app: &App, lang: Lang, code: &str) -> String {
             .replace("{score}", &pts(u.score))
             .replace("{rank}", &u.rank.to_string())
             .replace("{n}", &run.result.ranked.to_string())
+            .replace(
+                "{basis}",
+                &u.basis
+                    .as_ref()
+                    .map(|b| format!("{}/{}", b.rank, b.ranked))
+                    .unwrap_or_else(|| "—".into())
+            )
             .replace("{outcome}", &outcomes)),
         run.id,
         esc(code),

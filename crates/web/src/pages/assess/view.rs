@@ -182,7 +182,7 @@ pub fn reason_words(lang: Lang, r: &Reason) -> String {
 
 /// The rule that gave an outcome, in words: a review outcome names the rule it
 /// stands in for, so "not distinguishable" says from what.
-fn outcome_title(lang: Lang, o: &RuleOutcome) -> String {
+pub fn outcome_title(lang: Lang, o: &RuleOutcome) -> String {
     let label = outcome_label(lang, o.outcome);
     if o.outcome == OutcomeCode::NotDistinguishableReview {
         t(lang, "assess.review_for")
