@@ -693,6 +693,18 @@ pub async fn whatif(
                     view::ranking_table(lang, &w.after, &names, None),
                 ));
             }
+            // The usual slip: weights that no longer add up. Said in the page's language,
+            // with the way out; anything else in the crate's own words.
+            Err(minyi_assess::RunError::Scheme(minyi_assess::SchemeError {
+                key,
+                kind: minyi_assess::SchemeErrorKind::WeightSum { sum, declared },
+                ..
+            })) => errors.push(
+                t(lang, "assess.whatif_weight_sum")
+                    .replace("{key}", &key)
+                    .replace("{sum}", &num(sum))
+                    .replace("{declared}", &num(declared)),
+            ),
             Err(e) => errors.push(e.to_string()),
         }
     }

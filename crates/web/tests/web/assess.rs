@@ -339,6 +339,12 @@ async fn assess_story(db: TestDb) {
     let moved = row(&r.body, "assess-moves", "AB-2-S2");
     assert!(moved.contains("<td>3</td><td>1</td><td>↑2</td>"), "{moved}");
     assert!(r.body.contains("61.75"));
+    // Weights that no longer add up, without rescaling: refused, saying how to fix it.
+    let r = city
+        .get(&format!("{run_path}/whatif?go=1&g.business_and_team=0.3"))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("权重合计为 0.81"), "{}", r.body);
     // A weight that is not a number is refused on the page.
     let r = city
         .get(&format!("{run_path}/whatif?go=1&i.cases_solved=lots"))
