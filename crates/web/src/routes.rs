@@ -710,6 +710,22 @@ fn assess() -> Vec<(Route, MethodRouter<AppState>)> {
             T::None,
             get(pages::assess::appeals),
         ),
+        // Drill-down paths that stored run inputs carry (`app::assess::metric_path` and an
+        // upheld appeal's reference): kept working for as long as runs are kept.
+        r(
+            M::GET,
+            "/assess/metrics",
+            Perm(P::ViewOpinions),
+            T::None,
+            get(pages::assess::metric),
+        ),
+        r(
+            M::GET,
+            "/assess/appeals/{id}",
+            Perm(P::ViewOpinions),
+            T::None,
+            get(pages::assess::appeal_ref),
+        ),
         r(
             M::POST,
             "/assessment/appeals/{id}/resolve",

@@ -1032,6 +1032,9 @@ pub struct AppealsQuery {
     run: String,
     #[serde(default)]
     state: String,
+    /// One appeal by id (the drill-down of an upheld appeal); still cut to the scope.
+    #[serde(default)]
+    appeal: String,
 }
 
 /// Appeals in the caller's scope: analysts resolve, a unit sees its own.
@@ -1057,6 +1060,18 @@ pub async fn appeals(
             }
         },
     };
+    let only = match q.appeal.trim() {
+        "" => None,
+        s => match parse_id(s) {
+            Some(i) => Some(i),
+            None => {
+                return respond::app_error(
+                    &ctx,
+                    AppError::Invalid(format!("appeal `{s}` is not an appeal number")),
+                );
+            }
+        },
+    };
     let state = match q.state.trim() {
         "" => None,
         s @ ("filed" | "upheld" | "rejected") => Some(s.to_owned()),
@@ -1074,7 +1089,10 @@ pub async fn appeals(
     )
     .await
     {
-        Ok(r) => r,
+        Ok(r) => r
+            .into_iter()
+            .filter(|a| only.is_none_or(|id| a.row.id == id))
+            .collect::<Vec<_>>(),
         Err(e) => return respond::app_error(&ctx, e),
     };
     let title = t(lang, "assess.appeals_title");
@@ -1174,6 +1192,90 @@ fn conflict(ctx: &Ctx, msg: &str) -> Response {
         "/assessment/appeals",
         &body,
     )
+}
+
+/// `/assess/appeals/{id}`, the reference an upheld appeal leaves in the corrected input:
+/// the appeals list cut to that appeal (and to the caller's scope, so nothing leaks).
+pub async fn appeal_ref(Extension(ctx): Extension<Ctx>, Path(id): Path<String>) -> Response {
+    match parse_id(&id) {
+        Some(id) => Redirect::to(&format!("/assessment/appeals?appeal={id}")).into_response(),
+        None => respond::app_error(&ctx, AppError::NotFound),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct MetricQuery {
+    #[serde(default)]
+    period: String,
+    #[serde(default)]
+    unit: String,
+    #[serde(default)]
+    metric: String,
+}
+
+/// `/assess/metrics?period=P&unit=U&metric=M`: the imported business, team-building and
+/// jurisdiction figures of a unit in scope for a period, the one asked about marked —
+/// the drill-down of an imported indicator.
+pub async fn metric(
+    State(app): State<App>,
+    Extension(ctx): Extension<Ctx>,
+    Q(q): Q<MetricQuery>,
+) -> Response {
+    let lang = ctx.lang;
+    let p = match principal(&ctx) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let (period, code, metric) = (q.period.trim(), q.unit.trim(), q.metric.trim());
+    if period.is_empty() || code.is_empty() {
+        return respond::app_error(
+            &ctx,
+            AppError::Invalid(t(lang, "assess.metrics_params").to_owned()),
+        );
+    }
+    let unit = match app.store.unit_by_code(code).await {
+        Ok(Some(u)) if p.scope.contains(u.id) => u,
+        Ok(_) => return respond::app_error(&ctx, AppError::NotFound),
+        Err(e) => return respond::app_error(&ctx, e.into()),
+    };
+    let values = match app.store.metrics(period).await {
+        Ok(v) => v
+            .into_iter()
+            .filter(|m| m.unit_id == unit.id)
+            .collect::<Vec<_>>(),
+        Err(e) => return respond::app_error(&ctx, e.into()),
+    };
+    let title = format!("{} · {}", unit.name, t(lang, "assess.metrics_title"));
+    let mut body = format!(
+        "<h2>{}</h2><p>{} {}</p><p class=\"hint\">{}</p>",
+        esc(&title),
+        esc(t(lang, "assess.period")),
+        esc(period),
+        esc(t(lang, "assess.metrics_intro")),
+    );
+    if values.is_empty() {
+        body.push_str(&format!("<p>{}</p>", esc(t(lang, "assess.metrics_none"))));
+    } else {
+        body.push_str(&format!(
+            "<table class=\"assess-metrics\"><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+            esc(t(lang, "assess.metrics_code")),
+            esc(t(lang, "assess.metrics_value")),
+        ));
+        for m in &values {
+            body.push_str(&format!(
+                "<tr{}><th scope=\"row\"><code>{}</code></th><td class=\"num\">{}</td></tr>",
+                if m.code == metric {
+                    " class=\"moved\" aria-current=\"true\""
+                } else {
+                    ""
+                },
+                esc(&m.code),
+                num(m.value)
+            ));
+        }
+        body.push_str("</tbody></table>");
+    }
+    page(&ctx, StatusCode::OK, &title, "/assess/metrics", &body)
 }
 
 /// The block on a station's page: the latest run's score, rank and outcome, linked to

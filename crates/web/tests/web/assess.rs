@@ -484,6 +484,17 @@ async fn assess_story(db: TestDb) {
         "the unit sees its appeal"
     );
 
+    // The drill-down of an imported indicator: the unit's imported figures of the period.
+    let r = s1
+        .get("/assess/metrics?period=2026&unit=AB-1-S1&metric=business.cases_solved")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("aria-current=\"true\"><th scope=\"row\"><code>business.cases_solved</code></th><td class=\"num\">10</td>"), "{}", r.body);
+    let r = s1
+        .get("/assess/metrics?period=2026&unit=AB-2-S1&metric=business.cases_solved")
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "another station's figures");
+
     // ---- the city analyst upholds it: a new run records what changed ------------------
     let r = city.get("/assessment/appeals").await;
     let i = r.body.find("data-appeal=\"").expect("the appeal is listed") + "data-appeal=\"".len();
@@ -527,6 +538,22 @@ async fn assess_story(db: TestDb) {
         r.body
     );
     assert!(r.body.contains("经核实采纳"));
+    // The corrected value's drill-down names the appeal, and the reference leads to it.
+    let new_id: i64 = new_path.rsplit('/').next().unwrap().parse().unwrap();
+    let new_run = minyi_app::assess::get(&app, new_id).await.unwrap();
+    let refs = &new_run.result.unit("AB-1-S1").unwrap().indicators[0].drill_down;
+    let appeal_ref = refs
+        .iter()
+        .find(|r| r.contains("/appeals/"))
+        .expect("appeal reference");
+    let r = s1.get(appeal_ref).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = s1.get(r.location().unwrap()).await;
+    assert!(
+        r.body.contains(&format!("data-appeal=\"{appeal_id}\"")),
+        "{}",
+        r.body
+    );
     // Deciding it again is a conflict, said in words.
     let r = city
         .post_form(

@@ -509,10 +509,11 @@ async fn request(
             .await
             .unwrap();
     }
-    // Assessment routes name a run or an appeal: made on first use (see `assessment`).
-    let uri = if r.path.starts_with("/assessment/") && r.path.contains("{id}") {
+    // Assessment routes (`/assessment/…`, `/assess/…`) name a run or an appeal: made on
+    // first use (see `assessment`).
+    let uri = if r.path.starts_with("/assess") && r.path.contains("{id}") {
         let (run, appeal) = assessment(app).await;
-        let id = if r.path.starts_with("/assessment/appeals/") {
+        let id = if r.path.contains("/appeals/") {
             appeal
         } else {
             run
