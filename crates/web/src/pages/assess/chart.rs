@@ -97,3 +97,37 @@ pub fn scores_with_intervals(lang: Lang, run: &RunResult, names: &Names) -> Stri
     s.push_str("</svg>");
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pages::assess::view::tests::small_run;
+
+    /// The chart is well-formed XML (tags balance, one root) with one row per ranked unit,
+    /// and a unit's rank interval line when the run simulated one.
+    #[test]
+    fn chart_is_well_formed_with_a_row_per_unit() {
+        use quick_xml::events::Event;
+        let run = small_run();
+        let svg = scores_with_intervals(Lang::ZhCn, &run, &Names::default());
+        let mut reader = quick_xml::Reader::from_str(&svg);
+        let (mut depth, mut roots) = (0i64, 0);
+        loop {
+            match reader.read_event() {
+                Ok(Event::Start(_)) => {
+                    roots += i32::from(depth == 0);
+                    depth += 1;
+                }
+                Ok(Event::End(_)) => depth -= 1,
+                Ok(Event::Eof) => break,
+                Ok(_) => {}
+                Err(e) => panic!("not well-formed: {e}\n{svg}"),
+            }
+            assert!(depth >= 0);
+        }
+        assert_eq!((depth, roots), (0, 1));
+        assert_eq!(svg.matches("<g data-unit=").count(), run.units.len());
+        assert!(run.units.iter().all(|u| u.uncertainty.is_some()));
+        assert_eq!(svg.matches("<line ").count(), run.units.len());
+    }
+}

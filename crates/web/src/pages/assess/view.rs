@@ -654,3 +654,117 @@ pub fn sensitivity_table(lang: Lang, sens: &Sensitivity, names: &Names) -> Strin
     s.push_str("</tbody></table></div>");
     s
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use minyi_assess::{IndicatorValue, RunInput, Scheme, UnitInput};
+
+    /// Four units on one indicator with standard errors, so the run simulates rank
+    /// uncertainty; bottom 1 accountable only with P ≥ 0.99, which two close units miss.
+    pub(crate) fn small_run() -> RunResult {
+        let scheme = Scheme::parse(
+            r#"
+id = "t"
+version = "1"
+period = "year"
+[[group]]
+id = "g"
+weight = 1.0
+[[group.indicator]]
+id = "a"
+source = "business.a"
+weight = 1.0
+direction = "higher"
+normalisation = "min_max"
+[[rule]]
+id = "merit"
+outcome = "merit"
+top = 1
+[[rule]]
+id = "accountability"
+outcome = "accountability"
+bottom = 1
+min_probability = 0.99
+floor = 10.0
+"#,
+        )
+        .unwrap();
+        let input = RunInput {
+            period: "2026".into(),
+            units: [10.0, 20.0, 30.0, 30.5]
+                .iter()
+                .enumerate()
+                .map(|(i, v)| UnitInput {
+                    code: format!("S{i}"),
+                    values: [(
+                        "a".to_owned(),
+                        IndicatorValue {
+                            value: *v,
+                            se: Some(6.0),
+                            ..Default::default()
+                        },
+                    )]
+                    .into(),
+                    ..Default::default()
+                })
+                .collect(),
+        };
+        minyi_assess::run(&scheme, &input).unwrap()
+    }
+
+    /// Every reason of every outcome reads as a sentence in both languages: no key shown
+    /// instead of text, no placeholder left unfilled.
+    #[test]
+    fn reasons_and_outcomes_are_sentences_in_both_languages() {
+        let run = small_run();
+        let reasons: Vec<&Reason> = run
+            .units
+            .iter()
+            .flat_map(|u| u.outcomes.iter())
+            .flat_map(|o| o.reasons.iter())
+            .collect();
+        assert!(reasons.len() >= 3, "{reasons:?}");
+        let more = [
+            Reason::NoGuard,
+            Reason::ProbabilityUnavailable { threshold: 0.8 },
+            Reason::ProbabilityMet {
+                probability: 0.9,
+                threshold: 0.8,
+                source: UncertaintySource::Supplied,
+            },
+            Reason::FloorBreached {
+                indicator: Some("satisfaction".into()),
+                value: 0.5,
+                floor: 0.6,
+            },
+            Reason::FloorUnavailable {
+                indicator: None,
+                floor: 0.6,
+            },
+        ];
+        for lang in [Lang::ZhCn, Lang::En] {
+            for r in reasons.iter().copied().chain(more.iter()) {
+                let w = reason_words(lang, r);
+                assert!(!w.contains('{') && !w.starts_with("assess."), "{w}");
+            }
+            for u in &run.units {
+                let text = outcomes_text(lang, u);
+                assert!(!text.contains('{') && !text.contains("assess."), "{text}");
+            }
+        }
+        assert_eq!(
+            reason_words(Lang::ZhCn, &more[3]),
+            "满意度 0.5 低于底线 0.6"
+        );
+    }
+
+    #[test]
+    fn numbers_for_people() {
+        assert_eq!(num(3.0), "3");
+        assert_eq!(num(0.25), "0.25");
+        assert_eq!(num(0.123456), "0.1235");
+        assert_eq!(pts(75.5), "75.50");
+        assert_eq!(pct(0.746), "74.6%");
+    }
+}
