@@ -441,9 +441,15 @@ pub async fn gather_at(
     // Survey estimates, once.
     let mut survey: HashMap<i64, StationEstimate> = HashMap::new();
     let mut wave_code = String::new();
-    if needs("survey.")
-        && let Some(w) = wave_for(app, &rp).await?
-    {
+    if needs("survey.") {
+        // Without a wave every station misses every survey indicator, which no
+        // missing-data treatment can score: say so plainly.
+        let w = wave_for(app, &rp).await?.ok_or_else(|| {
+            invalid(format!(
+                "no closed or fielding survey wave measures a period inside {period}, \
+                 but the scheme scores survey indicators"
+            ))
+        })?;
         wave_code = w.row.code.clone();
         for e in surveys::estimates_of(app, &w).await? {
             survey.insert(e.station.id, e);

@@ -247,6 +247,15 @@ async fn gathered_inputs_equal_hand_computed(db: TestDb) {
         s3.jurisdiction.iter().collect::<Vec<_>>(),
         [(&"jurisdiction.drug_users_growth".to_owned(), &1.25)]
     );
+    // The default scheme scores survey indicators: without a wave, a plain error.
+    let err = assess::gather_at(&app, &Scheme::default_2014().unwrap(), "2026", now())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no closed or fielding survey wave"),
+        "{err}"
+    );
     // A period of the wrong cadence is refused before anything is read.
     let err = assess::gather_at(&app, &scheme, "2026-Q1", now())
         .await
