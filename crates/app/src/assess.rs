@@ -441,9 +441,15 @@ pub async fn gather_at(
     // Survey estimates, once.
     let mut survey: HashMap<i64, StationEstimate> = HashMap::new();
     let mut wave_code = String::new();
-    if needs("survey.")
-        && let Some(w) = wave_for(app, &rp).await?
-    {
+    if needs("survey.") {
+        // Without a wave every station misses every survey indicator, which no
+        // missing-data treatment can score: say so plainly.
+        let w = wave_for(app, &rp).await?.ok_or_else(|| {
+            invalid(format!(
+                "no closed or fielding survey wave measures a period inside {period}, \
+                 but the scheme scores survey indicators"
+            ))
+        })?;
         wave_code = w.row.code.clone();
         for e in surveys::estimates_of(app, &w).await? {
             survey.insert(e.station.id, e);
@@ -738,9 +744,23 @@ pub async fn file_appeal(
     appeal_view(app, row).await
 }
 
+/// The appeal states, as stored.
+pub const APPEAL_STATES: &[&str] = &["filed", "upheld", "rejected"];
+
+fn check_filter(filter: &AppealFilter) -> Result<()> {
+    match &filter.state {
+        Some(s) if !APPEAL_STATES.contains(&s.as_str()) => Err(invalid(format!(
+            "appeal state `{}`: expected filed, upheld or rejected",
+            s.chars().take(20).collect::<String>()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Appeals `p` may see (units in its scope), newest first.
 pub async fn appeals(app: &App, p: &Principal, filter: &AppealFilter) -> Result<Vec<Appeal>> {
     p.require(Permission::ViewOpinions)?;
+    check_filter(filter)?;
     let units = app.store.units().await?;
     let ids: Vec<i64> = units
         .iter()
@@ -760,6 +780,7 @@ pub async fn appeals(app: &App, p: &Principal, filter: &AppealFilter) -> Result<
 
 /// Every appeal (the command line), newest first.
 pub async fn all_appeals(app: &App, filter: &AppealFilter) -> Result<Vec<Appeal>> {
+    check_filter(filter)?;
     let units = app.store.units().await?;
     let rows = app
         .store
@@ -999,12 +1020,13 @@ pub async fn import_metrics_table(
         col(METRIC_ALIASES, "metric")?,
         col(VALUE_ALIASES, "value")?,
     );
-    let units: HashMap<String, i64> = app
+    // Metrics are per police station: a county or window code is refused by name.
+    let units: HashMap<String, (i64, UnitKind)> = app
         .store
         .units()
         .await?
         .into_iter()
-        .map(|u| (u.code.as_str().to_owned(), u.id))
+        .map(|u| (u.code.as_str().to_owned(), (u.id, u.kind)))
         .collect();
     let mut rejected = Vec::new();
     let mut values = Vec::new();
@@ -1028,22 +1050,34 @@ pub async fn import_metrics_table(
         let cell = |i: usize| cells.get(i).map(|s| s.trim()).unwrap_or("");
         let mut ok = true;
         let unit = cell(cu);
-        let unit_id = units.get(unit).copied();
-        if unit_id.is_none() {
-            ok = false;
-            rejected.push(err(
-                r.row,
-                &table.header[cu],
-                if unit.is_empty() {
-                    "empty unit code".into()
-                } else {
-                    format!(
-                        "unknown unit `{}`",
-                        unit.chars().take(40).collect::<String>()
-                    )
-                },
-            ));
-        }
+        let unit_id = match units.get(unit) {
+            Some((id, UnitKind::Station)) => Some(*id),
+            Some((_, kind)) => {
+                ok = false;
+                rejected.push(err(
+                    r.row,
+                    &table.header[cu],
+                    format!("unit `{unit}` is a {}, not a police station", kind.code()),
+                ));
+                None
+            }
+            None => {
+                ok = false;
+                rejected.push(err(
+                    r.row,
+                    &table.header[cu],
+                    if unit.is_empty() {
+                        "empty unit code".into()
+                    } else {
+                        format!(
+                            "unknown unit `{}`",
+                            unit.chars().take(40).collect::<String>()
+                        )
+                    },
+                ));
+                None
+            }
+        };
         let metric = cell(cm);
         if !is_metric_code(metric) {
             ok = false;

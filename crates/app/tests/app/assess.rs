@@ -247,6 +247,15 @@ async fn gathered_inputs_equal_hand_computed(db: TestDb) {
         s3.jurisdiction.iter().collect::<Vec<_>>(),
         [(&"jurisdiction.drug_users_growth".to_owned(), &1.25)]
     );
+    // The default scheme scores survey indicators: without a wave, a plain error.
+    let err = assess::gather_at(&app, &Scheme::default_2014().unwrap(), "2026", now())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no closed or fielding survey wave"),
+        "{err}"
+    );
     // A period of the wrong cadence is refused before anything is read.
     let err = assess::gather_at(&app, &scheme, "2026-Q1", now())
         .await
@@ -349,6 +358,17 @@ async fn run_ties_missing_rerun_and_appeal(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(filed.row.state, "filed");
+    let err = assess::appeals(
+        &app,
+        &s3_staff,
+        &AppealFilter {
+            state: Some("open".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("appeal state `open`"), "{err}");
     let county = principal(&app, Role::CountyAnalyst, "AC-2").await;
     let second = assess::file_appeal(&app, &county, &appeal("AC-2-S3", 0.5), now())
         .await
@@ -494,6 +514,7 @@ async fn bad_metric_files_store_nothing(db: TestDb) {
             &["AC-2-S3", "team.building", "high"],
             &["AC-2-S3", "team.building", "NaN"],
             &["AC-1-S1", "business.cases_solved", "0.7"],
+            &["AC-1", "business.cases_solved", "0.7"],
         ],
     )
     .await;
@@ -512,11 +533,13 @@ async fn bad_metric_files_store_nothing(db: TestDb) {
             (6, "value".to_owned()),
             (7, "value".to_owned()),
             (8, "-".to_owned()),
+            (9, "unit".to_owned()),
         ]
     );
     let lines = report.rejected_lines().join("\n");
     assert!(lines.contains("unknown unit `NOPE`"), "{lines}");
     assert!(lines.contains("first in row 2"), "{lines}");
+    assert!(lines.contains("`AC-1` is a county_bureau"), "{lines}");
     // Nothing of it was stored, not even the good first row.
     assert_eq!(app.store.metrics("2026").await.unwrap(), before);
     assert_eq!(app.store.metric_batch_count().await.unwrap(), batches);
