@@ -28,6 +28,7 @@ pub enum AuditAction {
     Assignment,
     Import,
     AssessmentRun,
+    AssessmentAppeal,
     Retention,
     DemoLoaded,
 }
@@ -52,6 +53,7 @@ impl AuditAction {
             Assignment => "assignment",
             Import => "import",
             AssessmentRun => "assessment_run",
+            AssessmentAppeal => "assessment_appeal",
             Retention => "retention",
             DemoLoaded => "demo_loaded",
         }

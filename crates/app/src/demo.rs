@@ -288,6 +288,13 @@ pub async fn load(
         progress("drawing the synthetic survey wave");
         crate::surveys::load_demo_wave(app, seed, 100).await?;
     }
+    // Synthetic business, team-building and jurisdiction metrics for the year the demo
+    // ends in, so the default assessment scheme runs on the demo city.
+    progress("inventing synthetic assessment metrics");
+    {
+        use chrono::Datelike;
+        crate::assess::load_demo_metrics(app, seed, &period.last.year().to_string()).await?;
+    }
     store.meta_set("synthetic_demo", "true").await?;
     store.meta_set(DEMO_STATE, "complete").await?;
     crate::audit::record(

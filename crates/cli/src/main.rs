@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use minyi_app::{App, Config};
 
 mod admin;
+mod assess;
 mod bench;
 mod import;
 mod stats;
@@ -88,6 +89,12 @@ enum Command {
     Survey {
         #[command(subcommand)]
         command: survey::SurveyCommand,
+    },
+    /// Assessments (综合考评): run a scheme, rerun a stored run, list runs and appeals,
+    /// import business, team-building and jurisdiction metrics.
+    Assess {
+        #[command(subcommand)]
+        command: assess::AssessCommand,
     },
     /// Staff accounts: add, list, disable, enable, reset-password.
     User {
@@ -318,6 +325,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(&cli)?;
             init_logging("warn")?;
             survey::run(config, command).await
+        }
+        Command::Assess { command } => {
+            let config = load_config(&cli)?;
+            init_logging("warn")?;
+            assess::run(config, command).await
         }
         Command::User { command } => {
             let config = load_config(&cli)?;

@@ -33,6 +33,10 @@ mod url;
 mod watch;
 
 pub use accounts::{AccountRow, ApiKeyRow, NewAccount, NewApiKey, SessionRow};
+pub use assess::{
+    AppealQuery, AppealResolution, AppealRow, MetricImportOutcome, MetricValue, NewAppeal,
+    NewMetricBatch, NewRun, RunRow, RunSummary,
+};
 pub use audit::{AUDIT_GENESIS, AuditRow, NewAudit};
 pub use callbacks::{
     AttemptChange, AttemptRow, CallbackQuery, CallbackRow, NewCallback, PlanRecord,

@@ -42,6 +42,9 @@ pub fn nav(ctx: &Ctx) -> String {
     if p.may(Permission::ViewOpinions) || p.may(Permission::SurveyWork) {
         links.push(("/surveys", "surveys.nav"));
     }
+    if p.may(Permission::ViewOpinions) {
+        links.push(("/assessment", "assess.nav"));
+    }
     if p.may(Permission::ManageAccounts) {
         links.push(("/admin/users", "nav_users"));
     }

@@ -627,7 +627,113 @@ fn callbacks() -> Vec<(Route, MethodRouter<AppState>)> {
 
 /// Assessment runs, rankings, explanations, appeals and exports (issue 8).
 fn assess() -> Vec<(Route, MethodRouter<AppState>)> {
-    vec![]
+    use Access::*;
+    use Method as M;
+    use Permission as P;
+    use Target as T;
+    vec![
+        r(
+            M::GET,
+            "/assets/assess.css",
+            Public,
+            T::None,
+            get(pages::assess::css),
+        ),
+        r(
+            M::GET,
+            "/assessment",
+            Perm(P::ViewOpinions),
+            T::None,
+            get(pages::assess::index),
+        ),
+        r(
+            M::POST,
+            "/assessment/runs",
+            Perm(P::RunAssessment),
+            T::None,
+            post(pages::assess::start),
+        ),
+        // `{id}` is a run id, or `{id}.xlsx` for the workbook (one path segment).
+        r(
+            M::GET,
+            "/assessment/runs/{id}",
+            Perm(P::ViewOpinions),
+            T::None,
+            get(pages::assess::show),
+        ),
+        r(
+            M::POST,
+            "/assessment/runs/{id}/rerun",
+            Perm(P::ViewOpinions),
+            T::None,
+            post(pages::assess::rerun),
+        ),
+        r(
+            M::GET,
+            "/assessment/runs/{id}/report",
+            Perm(P::ViewOpinions),
+            T::None,
+            get(pages::assess::report),
+        ),
+        r(
+            M::GET,
+            "/assessment/runs/{id}/whatif",
+            Perm(P::ViewOpinions),
+            T::None,
+            get(pages::assess::whatif),
+        ),
+        r(
+            M::GET,
+            "/assessment/runs/{id}/sensitivity",
+            Perm(P::ViewOpinions),
+            T::None,
+            get(pages::assess::sensitivity),
+        ),
+        r(
+            M::GET,
+            "/assessment/runs/{id}/units/{code}",
+            Perm(P::ViewOpinions),
+            T::Unit,
+            get(pages::assess::unit),
+        ),
+        r(
+            M::POST,
+            "/assessment/runs/{id}/units/{code}/appeal",
+            Perm(P::HandleOpinions),
+            T::Unit,
+            post(pages::assess::appeal),
+        ),
+        r(
+            M::GET,
+            "/assessment/appeals",
+            Perm(P::ViewOpinions),
+            T::None,
+            get(pages::assess::appeals),
+        ),
+        // Drill-down paths that stored run inputs carry (`app::assess::metric_path` and an
+        // upheld appeal's reference): kept working for as long as runs are kept.
+        r(
+            M::GET,
+            "/assess/metrics",
+            Perm(P::ViewOpinions),
+            T::None,
+            get(pages::assess::metric),
+        ),
+        r(
+            M::GET,
+            "/assess/appeals/{id}",
+            Perm(P::ViewOpinions),
+            T::None,
+            get(pages::assess::appeal_ref),
+        ),
+        r(
+            M::POST,
+            "/assessment/appeals/{id}/resolve",
+            Perm(P::RunAssessment),
+            T::None,
+            post(pages::assess::resolve),
+        ),
+    ]
 }
 
 /// The county and city analysis workspaces (issue 9).

@@ -1,6 +1,7 @@
 //! The `minyi` binary as an operator uses it: demo, units list, serve, and the clear
 //! one-line errors for bad input; `stats` and `text` cover those subcommands.
 
+mod assess;
 mod durability;
 mod import;
 mod import_opinions;
@@ -230,6 +231,30 @@ fn demo_then_units_then_serve_on_sqlite() {
         72
     );
     assert!(lines.iter().all(|l| l.split('\t').count() == 3));
+
+    // The default assessment scheme ranks the demo's 72 stations, and the stored run
+    // reruns to the same bytes.
+    let out = minyi(&[
+        "assess",
+        "run",
+        "--period",
+        "2026",
+        "--format",
+        "json",
+        "--data-dir",
+        d,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let v: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    assert_eq!(v["ranked"], 72);
+    assert_eq!(v["scheme"]["id"], "baoshan_default");
+    let units = v["units"].as_array().unwrap();
+    assert_eq!(units.len(), 72);
+    assert!(units.iter().all(|u| u["rank_interval"].is_array()));
+    let again = minyi(&["assess", "rerun", "1", "--format", "json", "--data-dir", d]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(stdout(&again), printed);
 
     // A second demo is refused, and says why.
     let out = minyi(&["demo", "--data-dir", d]);

@@ -77,6 +77,9 @@ async fn render_unit(app: &App, ctx: &Ctx, code: &str) -> Response {
             esc(t(lang, "cards.link"))
         ));
     }
+    if v.unit.kind == minyi_core::org::UnitKind::Station {
+        body.push_str(&crate::pages::assess::station_block(app, lang, v.unit.code.as_str()).await);
+    }
     if !v.officers.is_empty() {
         body.push_str(&format!(
             "<h3>{}</h3><ul class=\"contact\">",

@@ -509,8 +509,20 @@ async fn request(
             .await
             .unwrap();
     }
-    let uri = r
-        .path
+    // Assessment routes (`/assessment/…`, `/assess/…`) name a run or an appeal: made on
+    // first use (see `assessment`).
+    let uri = if r.path.starts_with("/assess") && r.path.contains("{id}") {
+        let (run, appeal) = assessment(app).await;
+        let id = if r.path.contains("/appeals/") {
+            appeal
+        } else {
+            run
+        };
+        r.path.replace("{id}", &id.to_string())
+    } else {
+        r.path.to_owned()
+    };
+    let uri = uri
         .replace("{wave}", "MATRIX-W")
         .replace("{code}", &param)
         .replace("{username}", &param)
@@ -664,6 +676,23 @@ async fn request(
             ("text", "矩阵测试：路口积水".into()),
             ("submission", unique.clone()),
         ],
+        "/assessment/runs" => vec![
+            ("csrf", csrf),
+            ("period", "2026".into()),
+            ("scheme", MATRIX_SCHEME.into()),
+        ],
+        "/assessment/runs/{id}/rerun" => vec![("csrf", csrf)],
+        "/assessment/runs/{id}/units/{code}/appeal" => vec![
+            ("csrf", csrf),
+            ("indicator", "cases_solved".into()),
+            ("value", "12".into()),
+            ("reason", "矩阵测试申诉".into()),
+        ],
+        "/assessment/appeals/{id}/resolve" => vec![
+            ("csrf", csrf),
+            ("decision", "reject".into()),
+            ("note", "矩阵测试驳回".into()),
+        ],
         other => {
             panic!("route POST {other} has no request recipe in the authorization matrix: add one")
         }
@@ -672,6 +701,86 @@ async fn request(
     b.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(crate::form_encode(&refs)))
         .unwrap()
+}
+
+/// A one-indicator scheme on an imported metric, so the fixture can be assessed.
+const MATRIX_SCHEME: &str = r#"
+format = 1
+id = "matrix"
+version = "1"
+period = "year"
+
+[[group]]
+id = "business_and_team"
+weight = 1.0
+
+[[group.indicator]]
+id = "cases_solved"
+source = "business.cases_solved"
+weight = 1.0
+direction = "higher"
+normalisation = "min_max"
+"#;
+
+/// A stored assessment run of the fixture's stations and a filed appeal against it
+/// (a fresh one whenever the last was decided), made on first use: (run id, appeal id).
+async fn assessment(app: &App) -> (i64, i64) {
+    use minyi_app::assess::{Actor, AppealFilter};
+    let now = chrono::Utc::now();
+    let run = match minyi_app::assess::list(app).await.unwrap().last() {
+        Some(r) => r.id,
+        None => {
+            let table = minyi_app::import::read_csv(
+                "unit,metric,value\nMA-C1-S1,business.cases_solved,10\n\
+                 MA-C2-S1,business.cases_solved,20\nMB-C1-S1,business.cases_solved,30\n"
+                    .as_bytes(),
+            )
+            .unwrap();
+            let report = minyi_app::assess::import_metrics_table(
+                app,
+                &table,
+                "matrix.csv",
+                "2026",
+                Actor::Cli,
+                now,
+                false,
+            )
+            .await
+            .unwrap();
+            assert!(report.stored.is_some(), "{:?}", report.rejected_lines());
+            minyi_app::assess::run(app, Some(MATRIX_SCHEME), "2026", Actor::Cli)
+                .await
+                .unwrap()
+                .id
+        }
+    };
+    let filed = AppealFilter {
+        run_id: Some(run),
+        state: Some("filed".into()),
+    };
+    let appeal = match minyi_app::assess::all_appeals(app, &filed)
+        .await
+        .unwrap()
+        .first()
+    {
+        Some(a) => a.row.id,
+        None => {
+            let unit = app.store.unit_by_code("MA-C1-S1").await.unwrap().unwrap();
+            app.store
+                .insert_appeal(&minyi_store::NewAppeal {
+                    run_id: run,
+                    unit_id: unit.id,
+                    indicator: "cases_solved".into(),
+                    claimed_value: 11.0,
+                    reason: "矩阵测试".into(),
+                    filed_by: "cli".into(),
+                    filed_at: now,
+                })
+                .await
+                .unwrap()
+        }
+    };
+    (run, appeal)
 }
 
 fn check(expect: Expect, resp: &Resp) -> bool {
