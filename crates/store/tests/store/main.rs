@@ -32,6 +32,7 @@ macro_rules! conformance {
     };
 }
 
+mod analysis;
 mod callbacks;
 mod cards;
 mod dashboard;
