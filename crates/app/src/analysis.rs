@@ -1028,7 +1028,7 @@ pub async fn joint_queue(
 }
 
 /// A liaison replies for its department's part of a jointly assigned matter. `NotFound`
-/// when the department has no part in it.
+/// when the department has no part in it and the matter is not otherwise visible.
 pub async fn joint_reply(
     app: &App,
     p: &Principal,
@@ -1044,12 +1044,14 @@ pub async fn joint_reply(
         .await?
         .ok_or(AppError::NotFound)?;
     let parts = app.store.joint_of_opinion(o.id).await?;
-    let Some(part) = parts.iter().find(|j| j.department_id == p.unit_id) else {
-        return Err(AppError::NotFound);
+    let part = parts
+        .iter()
+        .find(|j| j.department_id == p.unit_id && p.role == Role::DepartmentLiaison);
+    let Some(part) = part else {
+        // A matter the principal sees anyway learns it nothing: say why; else not found.
+        crate::scoped::visible_opinion(app, p, code).await?;
+        return Ok(Err(Refusal("analysis_no_part")));
     };
-    if p.role != Role::DepartmentLiaison {
-        return Err(AppError::NotFound);
-    }
     let reply = match reason_text(reply) {
         Ok(r) => r,
         Err(e) => return Ok(Err(e)),
