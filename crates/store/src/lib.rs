@@ -37,6 +37,7 @@ pub use assess::{
     AppealQuery, AppealResolution, AppealRow, MetricImportOutcome, MetricValue, NewAppeal,
     NewMetricBatch, NewRun, RunRow, RunSummary,
 };
+pub use analysis::{CaseRow, CorrectionRow, EscalationRow, JointRow, LabelRow, Labels, NewLabels};
 pub use audit::{AUDIT_GENESIS, AuditRow, NewAudit};
 pub use callbacks::{
     AttemptChange, AttemptRow, CallbackQuery, CallbackRow, NewCallback, PlanRecord,

@@ -39,6 +39,12 @@ pub fn nav(ctx: &Ctx) -> String {
     {
         links.push(("/merges", "merge.nav"));
     }
+    if p.may(Permission::AnalyseOpinions) {
+        links.push(("/analysis", "analysis_nav"));
+    }
+    if p.role == minyi_core::access::Role::DepartmentLiaison {
+        links.push(("/analysis/joint", "analysis_joint_nav"));
+    }
     if p.may(Permission::ViewOpinions) || p.may(Permission::SurveyWork) {
         links.push(("/surveys", "surveys.nav"));
     }

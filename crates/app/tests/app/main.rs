@@ -5,6 +5,7 @@ use minyi_demo::Volumes;
 use minyi_store::testing::TestDb;
 
 mod assess;
+mod analysis;
 mod callbacks;
 mod dashboard;
 mod handling;

@@ -33,6 +33,7 @@ macro_rules! conformance {
 }
 
 mod assess;
+mod analysis;
 mod callbacks;
 mod cards;
 mod dashboard;

@@ -3,6 +3,7 @@
 //! (`matrix`), and personal data, CSRF, sessions and rate limits (`security`).
 
 mod assess;
+mod analysis;
 mod callbacks;
 mod cards;
 mod kiosk;
