@@ -34,6 +34,10 @@ mod watch;
 
 pub use accounts::{AccountRow, ApiKeyRow, NewAccount, NewApiKey, SessionRow};
 pub use audit::{AUDIT_GENESIS, AuditRow, NewAudit};
+pub use briefings::{
+    BriefingChange, BriefingRow, BriefingState, DepartmentCount, NewBriefing, NewSection,
+    SectionRow,
+};
 pub use callbacks::{
     AttemptChange, AttemptRow, CallbackQuery, CallbackRow, NewCallback, PlanRecord,
 };
