@@ -28,6 +28,8 @@ pub enum AuditAction {
     Assignment,
     Import,
     AssessmentRun,
+    /// A briefing drafted, edited or published (`act=` in the detail).
+    Briefing,
     Retention,
     DemoLoaded,
 }
@@ -52,6 +54,7 @@ impl AuditAction {
             Assignment => "assignment",
             Import => "import",
             AssessmentRun => "assessment_run",
+            Briefing => "briefing",
             Retention => "retention",
             DemoLoaded => "demo_loaded",
         }
