@@ -4,6 +4,7 @@ use minyi_app::{App, Config};
 use minyi_demo::Volumes;
 use minyi_store::testing::TestDb;
 
+mod analysis;
 mod callbacks;
 mod dashboard;
 mod handling;
