@@ -24,7 +24,7 @@ use minyi_core::opinion::Escalation;
 use minyi_core::org::UnitKind;
 use minyi_core::period::{Period, PeriodKind, shanghai_midnight};
 use minyi_core::records::CallbackState;
-use minyi_core::taxonomy::{Category, Channel, DepartmentKind, Urgency};
+use minyi_core::taxonomy::{Category, Channel, DepartmentKind, Urgency, Verdict};
 use minyi_store::dashboard::{Dimension, Routing};
 use minyi_store::{
     BriefingChange, BriefingRow, BriefingState, NewBriefing, NewSection, SectionRow, UnitRow,
@@ -208,7 +208,8 @@ pub struct KeyOpinion {
     pub received_at: DateTime<Utc>,
     pub unit_name: String,
     pub category: String,
-    /// Why it is key: `escalated`, `urgent` or `dissatisfied` (the first that applies).
+    /// Why it is key, the first that applies: `escalated` (or marked key), `urgent`,
+    /// `overdue`, `dissatisfied` or `conduct` (a negative opinion about officers' conduct).
     pub reason: String,
     pub state: String,
     /// Masked excerpt of the resident's text.
@@ -339,7 +340,7 @@ pub async fn draft(app: &App, unit_code: &str, period: &str, now: DateTime<Utc>)
         store.dashboard_answered(Routing::Unit, from, to),
         store.dashboard_callbacks(from, to),
         store.dashboard_months(Routing::Unit, Dimension::Category, &buckets.1),
-        store.briefing_key_opinions(&ids, from, to, KEY_OPINIONS),
+        store.briefing_key_opinions(&ids, from, to, now, KEY_OPINIONS),
         store.briefing_departments(&ids, from, to),
     )?;
 
@@ -449,8 +450,12 @@ pub async fn draft(app: &App, unit_code: &str, period: &str, now: DateTime<Utc>)
                 "escalated"
             } else if o.urgency == Urgency::Urgent {
                 "urgent"
-            } else {
+            } else if o.state.is_open() && o.due_at.is_some_and(|d| d < now) {
+                "overdue"
+            } else if o.verdict == Some(Verdict::Dissatisfied) {
                 "dissatisfied"
+            } else {
+                "conduct"
             };
             let answer = answers.get(&o.id);
             KeyOpinion {
@@ -483,10 +488,13 @@ pub async fn draft(app: &App, unit_code: &str, period: &str, now: DateTime<Utc>)
             .collect(),
     };
 
+    let hot = hotspots(app, &unit, &period, now).await?;
+
     let sections_in = vec![
         Figures::Headline(h),
         Figures::TopIssues(top),
         Figures::Trends(trends),
+        Figures::Hotspots(hot),
         Figures::KeyOpinions(KeyOpinions { rows: key_rows }),
         Figures::Departments(depts),
     ];
@@ -527,6 +535,66 @@ pub async fn draft(app: &App, unit_code: &str, period: &str, now: DateTime<Utc>)
         period,
         sections,
         drafted_at: now,
+    })
+}
+
+/// The hotspot section: `analysis::hotspots` (the one scan there is) over the period's
+/// days counted so far — ending with the period's last day, or today while it runs, and
+/// at least 7 days long (the scan's shortest window), so a period drafted on its 3rd day
+/// looks back into the previous one.
+async fn hotspots(
+    app: &App,
+    unit: &UnitRow,
+    period: &Period,
+    now: DateTime<Utc>,
+) -> Result<Hotspots> {
+    let (_, to) = period.bounds();
+    let last_instant = if now < to {
+        now
+    } else {
+        to - Duration::milliseconds(1)
+    };
+    let last_day = day_of(last_instant);
+    let days = (last_day - period.first_day()).num_days() + 1;
+    let params = crate::analysis::HotspotParams {
+        window_days: u32::try_from(days.clamp(7, 366)).unwrap_or(7),
+        ..Default::default()
+    };
+    let r = crate::analysis::hotspots(app, unit.code.as_str(), &params, last_instant).await?;
+    Ok(Hotspots {
+        first_day: r.first_day,
+        last_day: r.last_day,
+        villages: r.villages,
+        replications: r.params.replications,
+        max_p_value: r.params.max_p_value,
+        clusters: r
+            .hotspots
+            .iter()
+            .take(HOTSPOTS)
+            .map(|h| HotspotRow {
+                category: h.category.code().into(),
+                centre: h.centre.name.clone(),
+                villages: h.villages.iter().map(|v| v.name.clone()).collect(),
+                first_day: h.first_day,
+                last_day: h.last_day,
+                observed: h.observed,
+                expected: h.expected,
+                p_value: h.p_value,
+                opinion_codes: h.opinion_codes.clone(),
+            })
+            .collect(),
+        alerts: r
+            .trend_alerts
+            .iter()
+            .take(HOTSPOTS)
+            .map(|a| AlertRow {
+                unit_name: a.unit_name.clone(),
+                category: a.category.code().into(),
+                since: a.since,
+                last_week: a.last_week,
+                baseline_mean: a.baseline_mean,
+            })
+            .collect(),
     })
 }
 
@@ -1156,16 +1224,18 @@ mod text {
             }
             Figures::KeyOpinions(k) => {
                 if k.rows.is_empty() {
-                    return "本期无升级、紧急或群众不满意的重点民意。".into();
+                    return "本期无升级、紧急、超期、群众不满意或反映民警作风的重点民意。".into();
                 }
                 let count = |r: &str| k.rows.iter().filter(|o| o.reason == r).count();
                 let answered = k.rows.iter().filter(|o| o.answer.is_some()).count();
                 format!(
-                    "本期列出重点民意{}件（升级或标记重点{}件、紧急{}件、群众不满意{}件），已答复{}件，未答复的须督办跟进。",
+                    "本期列出重点民意{}件（升级或标记重点{}件、紧急{}件、超期未办{}件、群众不满意{}件、反映民警作风{}件），已答复{}件，未答复的须督办跟进。",
                     k.rows.len(),
                     count("escalated"),
                     count("urgent"),
+                    count("overdue"),
                     count("dissatisfied"),
+                    count("conduct"),
                     answered
                 )
             }

@@ -13,7 +13,7 @@
 use chrono::{DateTime, Utc};
 use minyi_core::event::SubjectKind;
 use minyi_core::opinion::{Escalation, OpinionState};
-use minyi_core::taxonomy::{Urgency, Verdict};
+use minyi_core::taxonomy::{Category, Sentiment, Urgency, Verdict};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -429,14 +429,15 @@ impl Store {
     }
 
     /// The key opinions of a period for a briefing: received in `[from, to)` by one of
-    /// `unit_ids`, not merged away, and escalated or marked key, urgent, or given a
-    /// dissatisfied verdict — escalated and key ones first, then urgent, then
-    /// dissatisfied, newest first within each.
+    /// `unit_ids`, not merged away, and escalated or marked key, urgent, overdue at `now`
+    /// (open past its deadline), given a dissatisfied verdict, or a complaint about
+    /// conduct — in that order of precedence, newest first within each.
     pub async fn briefing_key_opinions(
         &self,
         unit_ids: &[i64],
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        now: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<OpinionRow>> {
         if unit_ids.is_empty() {
@@ -444,12 +445,25 @@ impl Store {
         }
         let ids = sorted(unit_ids);
         let n = ids.len();
+        let open = OpinionState::ALL
+            .iter()
+            .filter(|s| s.is_open())
+            .map(|s| format!("'{}'", s.code()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let overdue = format!(
+            "(state IN ({open}) AND due_at IS NOT NULL AND due_at < ${})",
+            n + 8
+        );
+        let conduct = format!("(category = ${} AND sentiment = ${})", n + 9, n + 10);
         let sql = format!(
             "{OPINION_SELECT} WHERE unit_id IN ({}) AND received_at >= ${a} AND received_at < ${b} \
              AND state <> ${merged} \
-             AND (escalation <> ${station} OR key_opinion = 1 OR urgency = ${urgent} OR verdict = ${dis}) \
+             AND (escalation <> ${station} OR key_opinion = 1 OR urgency = ${urgent} OR verdict = ${dis} \
+                  OR {overdue} OR {conduct}) \
              ORDER BY CASE WHEN escalation <> ${station} OR key_opinion = 1 THEN 0 \
-                           WHEN urgency = ${urgent} THEN 1 ELSE 2 END, \
+                           WHEN urgency = ${urgent} THEN 1 WHEN {overdue} THEN 2 \
+                           WHEN verdict = ${dis} THEN 3 ELSE 4 END, \
                       received_at DESC, id DESC LIMIT ${lim}",
             marks(1, n),
             a = n + 1,
@@ -471,6 +485,9 @@ impl Store {
             .bind(Urgency::Urgent.code())
             .bind(Verdict::Dissatisfied.code())
             .bind(limit)
+            .bind(ms(now))
+            .bind(Category::Conduct.code())
+            .bind(Sentiment::Negative.code())
             .fetch_all(self.pool())
             .await?
             .iter()

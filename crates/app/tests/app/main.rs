@@ -5,6 +5,7 @@ use minyi_demo::Volumes;
 use minyi_store::testing::TestDb;
 
 mod analysis;
+mod briefings;
 mod callbacks;
 mod dashboard;
 mod handling;

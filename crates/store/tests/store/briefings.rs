@@ -376,7 +376,7 @@ pub async fn key_opinions_answers_and_departments_are_cut_to_units_and_period(
     let _ = (plain, before, elsewhere, dept, dept2);
 
     let keys = store
-        .briefing_key_opinions(&[s1], t(0), t(30), 10)
+        .briefing_key_opinions(&[s1], t(0), t(30), t(0), 10)
         .await
         .unwrap();
     let ids: Vec<i64> = keys.iter().map(|o| o.id).collect();
@@ -387,7 +387,7 @@ pub async fn key_opinions_answers_and_departments_are_cut_to_units_and_period(
     );
     assert_eq!(
         store
-            .briefing_key_opinions(&[s1], t(0), t(30), 2)
+            .briefing_key_opinions(&[s1], t(0), t(30), t(0), 2)
             .await
             .unwrap()
             .len(),
