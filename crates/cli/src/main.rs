@@ -10,6 +10,7 @@ use minyi_app::{App, Config};
 
 mod admin;
 mod bench;
+mod briefing;
 mod import;
 mod stats;
 mod survey;
@@ -88,6 +89,11 @@ enum Command {
     Survey {
         #[command(subcommand)]
         command: survey::SurveyCommand,
+    },
+    /// Briefings (研判报告): draft one for a county or the city and write it as HTML or DOCX.
+    Briefing {
+        #[command(subcommand)]
+        command: briefing::BriefingCommand,
     },
     /// Staff accounts: add, list, disable, enable, reset-password.
     User {
@@ -318,6 +324,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(&cli)?;
             init_logging("warn")?;
             survey::run(config, command).await
+        }
+        Command::Briefing { command } => {
+            let config = load_config(&cli)?;
+            init_logging("warn")?;
+            briefing::run(config, command).await
         }
         Command::User { command } => {
             let config = load_config(&cli)?;

@@ -1,6 +1,7 @@
 //! The `minyi` binary as an operator uses it: demo, units list, serve, and the clear
 //! one-line errors for bad input; `stats` and `text` cover those subcommands.
 
+mod briefing;
 mod durability;
 mod import;
 mod import_opinions;
