@@ -127,7 +127,10 @@ pub struct Headline {
     /// Opinions received in the period (every channel, merged duplicates included, as on
     /// the dashboard).
     pub received: i64,
+    /// Received in the previous period — while this one still runs, only in the same
+    /// stretch of it (`partial`), so the change compares like with like.
     pub previous_received: i64,
+    pub partial: bool,
     /// By channel, most first; channels with nothing in either period left out.
     pub by_channel: Vec<Compared>,
     /// Opinions first answered in the period, and of those by their deadline.
@@ -147,6 +150,8 @@ pub struct TopIssues {
     pub rows: Vec<Compared>,
     /// How many categories had anything, before the cut to [`TOP_ISSUES`].
     pub categories: usize,
+    /// `previous` counts only the same stretch of the previous period (this one runs).
+    pub partial: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -214,7 +219,8 @@ pub struct KeyOpinion {
     pub state: String,
     /// Masked excerpt of the resident's text.
     pub excerpt: String,
-    /// Masked excerpt of the latest answer, if answered.
+    /// Masked excerpt of the latest answer, if answered with a recorded text (answers
+    /// imported or given by phone may have none; `answered_at` still says when).
     pub answer: Option<String>,
     pub answered_at: Option<DateTime<Utc>>,
 }
@@ -325,29 +331,41 @@ pub async fn draft(app: &App, unit_code: &str, period: &str, now: DateTime<Utc>)
         )));
     }
     let (prev_from, _) = period.previous().bounds();
+    // While the period runs, compare with the same stretch of the previous one (its
+    // first `now - from`), not with all of it.
+    let partial = now < to;
+    let prev_cut = if partial {
+        (prev_from + (now - from)).min(from)
+    } else {
+        from
+    };
     let tree: Vec<(i64, Option<i64>)> = units.iter().map(|u| (u.id, u.parent_id)).collect();
     let here: HashSet<i64> = Scope::subtree(unit.id, &tree).units().collect();
     let ids: Vec<i64> = here.iter().copied().collect();
     let names: HashMap<i64, &str> = units.iter().map(|u| (u.id, u.name.as_str())).collect();
 
     let store = &app.store;
-    let compare = [prev_from, from, to];
+    // Nothing after `now` counts (a draft as of a past instant sees the data as it was).
+    let upto = to.min(now);
+    let compare = [prev_from, prev_cut, from, upto];
     let buckets = trend_buckets(&period);
+    let trend_edges: Vec<DateTime<Utc>> = buckets.1.iter().map(|e| (*e).min(upto)).collect();
     let (figures, by_channel, by_category, answered, callbacks, trend, keys, departments) = tokio::try_join!(
-        store.dashboard_unit_figures(Routing::Unit, from, to, now, now),
+        store.dashboard_unit_figures(Routing::Unit, from, upto, now, now),
         store.dashboard_months(Routing::Unit, Dimension::Channel, &compare),
         store.dashboard_months(Routing::Unit, Dimension::Category, &compare),
-        store.dashboard_answered(Routing::Unit, from, to),
-        store.dashboard_callbacks(from, to),
-        store.dashboard_months(Routing::Unit, Dimension::Category, &buckets.1),
-        store.briefing_key_opinions(&ids, from, to, now, KEY_OPINIONS),
-        store.briefing_departments(&ids, from, to),
+        store.dashboard_answered(Routing::Unit, from, upto),
+        store.dashboard_callbacks(from, upto),
+        store.dashboard_months(Routing::Unit, Dimension::Category, &trend_edges),
+        store.briefing_key_opinions(&ids, from, upto, now, KEY_OPINIONS),
+        store.briefing_departments(&ids, from, upto),
     )?;
 
     // Headline.
     let mut h = Headline {
         received: 0,
         previous_received: 0,
+        partial,
         by_channel: compared(&by_channel, &here, Channel::ALL.iter().map(|c| c.code())),
         answered: 0,
         answered_on_time: 0,
@@ -380,13 +398,14 @@ pub async fn draft(app: &App, unit_code: &str, period: &str, now: DateTime<Utc>)
             None => h.callbacks.push((c.state.clone(), c.count)),
         }
     }
-    h.by_channel.sort_by(|a, b| b.count.cmp(&a.count));
+    h.by_channel.sort_by_key(|c| std::cmp::Reverse(c.count));
 
     // Top issues.
     let mut issues = compared(&by_category, &here, Category::ALL.iter().map(|c| c.code()));
     issues.retain(|c| c.count > 0);
-    issues.sort_by(|a, b| b.count.cmp(&a.count));
+    issues.sort_by_key(|c| std::cmp::Reverse(c.count));
     let top = TopIssues {
+        partial,
         categories: issues.len(),
         rows: issues.into_iter().take(TOP_ISSUES).collect(),
     };
@@ -437,7 +456,7 @@ pub async fn draft(app: &App, unit_code: &str, period: &str, now: DateTime<Utc>)
 
     // Key opinions and the answers given.
     let key_ids: Vec<i64> = keys.iter().map(|o| o.id).collect();
-    let answers: HashMap<i64, (String, DateTime<Utc>)> = store
+    let answers: HashMap<i64, (Option<String>, DateTime<Utc>)> = store
         .latest_answers(&key_ids)
         .await?
         .into_iter()
@@ -470,7 +489,7 @@ pub async fn draft(app: &App, unit_code: &str, period: &str, now: DateTime<Utc>)
                 reason: reason.into(),
                 state: o.state.code().into(),
                 excerpt: excerpt(&o.text),
-                answer: answer.map(|(a, _)| excerpt(a)),
+                answer: answer.and_then(|(a, _)| a.as_deref()).map(excerpt),
                 answered_at: answer.map(|(_, at)| *at),
             }
         })
@@ -598,7 +617,8 @@ async fn hotspots(
     })
 }
 
-/// Counts per code in bucket 1 (this period) and bucket 0 (the period before), over the
+/// Counts per code in bucket 2 (this period) and bucket 0 (the compared stretch of the
+/// period before; bucket 1 is left out), over the
 /// counted units, in the given vocabulary order; codes with nothing in both left out.
 fn compared<'a>(
     rows: &[minyi_store::dashboard::MonthCount],
@@ -610,7 +630,9 @@ fn compared<'a>(
         let e = by.entry(r.key.as_str()).or_default();
         match r.month {
             0 => e.1 += r.count,
-            _ => e.0 += r.count,
+            2 => e.0 += r.count,
+            // Bucket 1 is the rest of the previous period, outside the comparison.
+            _ => {}
         }
     }
     let mut out = Vec::new();
@@ -1028,13 +1050,14 @@ mod text {
         (b > 0).then(|| a as f64 * 100.0 / b as f64)
     }
 
-    fn change(now: i64, before: i64) -> String {
+    fn change(now: i64, before: i64, partial: bool) -> String {
+        let then = if partial { "上期同期" } else { "上期" };
         match change_pct(now, before) {
-            None if now == 0 => "与上期持平".into(),
-            None => "上期为零".into(),
-            Some(c) if c.abs() < 0.05 => "与上期持平".into(),
-            Some(c) if c > 0.0 => format!("较上期增长{}", pct(c)),
-            Some(c) => format!("较上期下降{}", pct(-c)),
+            None if now == 0 => format!("与{then}持平"),
+            None => format!("{then}为零"),
+            Some(c) if c.abs() < 0.05 => format!("与{then}持平"),
+            Some(c) if c > 0.0 => format!("较{then}增长{}", pct(c)),
+            Some(c) => format!("较{then}下降{}", pct(-c)),
         }
     }
 
@@ -1060,11 +1083,12 @@ mod text {
         match f {
             Figures::Headline(h) => {
                 let mut s = format!(
-                    "{}，{}共受理群众民意{}件，{}（上期{}件）。",
+                    "{}，{}共受理群众民意{}件，{}（{}{}件）。",
                     period.label_zh(),
                     unit.name,
                     h.received,
-                    change(h.received, h.previous_received),
+                    change(h.received, h.previous_received, h.partial),
+                    if h.partial { "上期同期" } else { "上期" },
                     h.previous_received
                 );
                 let channels: Vec<String> = h
@@ -1125,7 +1149,7 @@ mod text {
                             "{}（{}件，{}）",
                             category(&r.code),
                             r.count,
-                            change(r.count, r.previous)
+                            change(r.count, r.previous, t.partial)
                         )
                     })
                     .collect();
@@ -1139,8 +1163,9 @@ mod text {
                     .max_by(|a, b| a.1.total_cmp(&b.1));
                 if let Some((r, c)) = rising {
                     s.push_str(&format!(
-                        "其中{}增幅最大，较上期增长{}，需重点关注。",
+                        "其中{}增幅最大，较{}增长{}，需重点关注。",
                         category(&r.code),
+                        if t.partial { "上期同期" } else { "上期" },
                         pct(c)
                     ));
                 }
@@ -1227,7 +1252,7 @@ mod text {
                     return "本期无升级、紧急、超期、群众不满意或反映民警作风的重点民意。".into();
                 }
                 let count = |r: &str| k.rows.iter().filter(|o| o.reason == r).count();
-                let answered = k.rows.iter().filter(|o| o.answer.is_some()).count();
+                let answered = k.rows.iter().filter(|o| o.answered_at.is_some()).count();
                 format!(
                     "本期列出重点民意{}件（升级或标记重点{}件、紧急{}件、超期未办{}件、群众不满意{}件、反映民警作风{}件），已答复{}件，未答复的须督办跟进。",
                     k.rows.len(),
@@ -1246,7 +1271,7 @@ mod text {
                 let total: i64 = d.rows.iter().map(|r| r.received).sum();
                 let answered: i64 = d.rows.iter().map(|r| r.answered).sum();
                 let mut rows = d.rows.clone();
-                rows.sort_by(|a, b| b.received.cmp(&a.received));
+                rows.sort_by_key(|r| std::cmp::Reverse(r.received));
                 let parts: Vec<String> = rows
                     .iter()
                     .take(3)
@@ -1272,7 +1297,7 @@ mod text {
                     s.push_str(&format!(
                         "民意总量{}件，{}",
                         h.received,
-                        change(h.received, h.previous_received)
+                        change(h.received, h.previous_received, h.partial)
                     ));
                     if let Some(r) = ratio(h.answered_on_time, h.answered) {
                         s.push_str(&format!("，按期答复率{}", pct(r)));
@@ -1301,7 +1326,7 @@ mod text {
                     }
                 }
                 Figures::KeyOpinions(k) => {
-                    let open = k.rows.iter().filter(|o| o.answer.is_none()).count();
+                    let open = k.rows.iter().filter(|o| o.answered_at.is_none()).count();
                     if open > 0 {
                         watch.push(format!("{open}件尚未答复的重点民意要限期办结"));
                     }

@@ -495,13 +495,13 @@ impl Store {
             .collect()
     }
 
-    /// The latest answer given to each of the opinions (the detail of its last event that
-    /// moved it to `responded`), as `(opinion id, answer, when)`. Opinions never answered
-    /// are absent.
+    /// The latest answer given to each of the opinions (its last event that moved it to
+    /// `responded`), as `(opinion id, answer text if one was recorded, when)`. Opinions
+    /// never answered are absent.
     pub async fn latest_answers(
         &self,
         opinion_ids: &[i64],
-    ) -> Result<Vec<(i64, String, DateTime<Utc>)>> {
+    ) -> Result<Vec<(i64, Option<String>, DateTime<Utc>)>> {
         if opinion_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -509,7 +509,7 @@ impl Store {
         let n = ids.len();
         let sql = format!(
             "SELECT subject_id, detail, at FROM events WHERE subject = ${s} AND to_state = ${r} \
-             AND detail IS NOT NULL AND subject_id IN ({}) ORDER BY subject_id, at DESC, id DESC",
+             AND subject_id IN ({}) ORDER BY subject_id, at DESC, id DESC",
             marks(1, n),
             s = n + 1,
             r = n + 2,
@@ -523,7 +523,7 @@ impl Store {
             .bind(OpinionState::Responded.code())
             .fetch_all(self.pool())
             .await?;
-        let mut out: Vec<(i64, String, DateTime<Utc>)> = Vec::new();
+        let mut out: Vec<(i64, Option<String>, DateTime<Utc>)> = Vec::new();
         for r in &rows {
             let id: i64 = r.try_get(0)?;
             // Rows come newest first per opinion: keep the first.

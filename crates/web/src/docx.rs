@@ -254,7 +254,7 @@ mod tests {
         )
         .unwrap();
         let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
-        let mut names: Vec<String> = z.file_names().map(str::to_owned).collect();
+        let mut names: Vec<String> = z.file_names().map(|n| n.unwrap().into_owned()).collect();
         names.sort();
         assert_eq!(
             names,

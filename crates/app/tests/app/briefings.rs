@@ -196,7 +196,7 @@ async fn hand_made_figures(db: TestDb) {
     let Figures::Headline(h) = section(&d.sections, SectionKind::Headline) else {
         panic!()
     };
-    assert_eq!((h.received, h.previous_received), (8, 6));
+    assert_eq!((h.received, h.previous_received, h.partial), (8, 6, false));
     let channels: Vec<(&str, i64, i64)> = h
         .by_channel
         .iter()
@@ -280,6 +280,21 @@ async fn hand_made_figures(db: TestDb) {
     assert!(
         summary.contains("综合研判") && summary.contains("交通管理"),
         "{summary}"
+    );
+
+    // While October runs (3 October, 13:00 in Shanghai), it is compared with the same
+    // stretch of September: 1 September 00:00 to 3 September 13:00.
+    let running = Utc.with_ymd_and_hms(2026, 10, 3, 5, 0, 0).unwrap();
+    let early = draft(&app, "K-A", "2026-10", running).await.unwrap();
+    let Figures::Headline(he) = section(&early.sections, SectionKind::Headline) else {
+        panic!()
+    };
+    assert!(he.partial);
+    assert_eq!((he.received, he.previous_received), (4, 2));
+    assert!(
+        early.sections[0].body.contains("上期同期"),
+        "{}",
+        early.sections[0].body
     );
 
     // County B's own briefing sees only its three; the city sees all eleven.

@@ -405,7 +405,10 @@ pub async fn key_opinions_answers_and_departments_are_cut_to_units_and_period(
         .await
         .unwrap();
     let answers = store.latest_answers(&[escalated, urgent]).await.unwrap();
-    assert_eq!(answers, vec![(escalated, "第一次答复".to_owned(), t(8))]);
+    assert_eq!(
+        answers,
+        vec![(escalated, Some("第一次答复".to_owned()), t(8))]
+    );
     assert!(store.latest_answers(&[]).await.unwrap().is_empty());
 
     let d = store
