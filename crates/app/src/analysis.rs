@@ -517,3 +517,641 @@ pub async fn hotspots(
         trend_alerts: alerts,
     })
 }
+
+// ---------------------------------------------------------------------------------------
+// The workspaces.
+
+use minyi_core::access::{Permission, Role};
+use minyi_core::taxonomy::{DepartmentKind, Sentiment, Urgency};
+use minyi_store::{
+    Changes, EscalationRow, JointRow, Labels, NewLabels, OpinionRow, Step, StoreError, TriageRecord,
+};
+
+use crate::audit::{AuditAction, record};
+use crate::auth::Principal;
+use crate::handling::Refusal;
+use crate::merge::ProposalView;
+
+/// One matter in the county queue.
+#[derive(Debug, Clone)]
+pub struct QueueItem {
+    pub opinion: OpinionRow,
+    pub triage: Option<TriageRecord>,
+    /// Triage was below the review threshold (or had no record): an analyst must look.
+    pub needs_analyst: bool,
+    /// Open merge proposals naming the matter.
+    pub proposals: Vec<ProposalView>,
+}
+
+/// The county queue and the unit it covers.
+#[derive(Debug, Clone)]
+pub struct CountyQueue {
+    pub scope: UnitRow,
+    /// Counties the principal may pick (a city analyst: all of them).
+    pub counties: Vec<UnitRow>,
+    pub items: Vec<QueueItem>,
+}
+
+fn analyst(p: &Principal) -> Result<()> {
+    p.require(Permission::AnalyseOpinions)
+}
+
+fn city_analyst(p: &Principal) -> bool {
+    p.role == Role::CityAnalyst && p.scope_is_city
+}
+
+/// The county analysts' queue: open, unlabelled matters handled in the county, least
+/// confident first. A county analyst sees their own county; a city analyst the county
+/// they pick (`county`), or every county when none is picked. A county outside the
+/// principal's scope is `NotFound`.
+pub async fn county_queue(
+    app: &App,
+    p: &Principal,
+    county: Option<&str>,
+    limit: i64,
+) -> Result<CountyQueue> {
+    analyst(p)?;
+    let units = app.store.units().await?;
+    let own = units
+        .iter()
+        .find(|u| u.id == p.unit_id)
+        .cloned()
+        .ok_or(AppError::NotFound)?;
+    let counties: Vec<UnitRow> = units
+        .iter()
+        .filter(|u| u.kind == UnitKind::CountyBureau && p.scope.contains(u.id))
+        .cloned()
+        .collect();
+    let scope = match county.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(code) => counties
+            .iter()
+            .find(|u| u.code.as_str() == code)
+            .cloned()
+            .ok_or(AppError::NotFound)?,
+        None => own,
+    };
+    let tree: Vec<(i64, Option<i64>)> = units.iter().map(|u| (u.id, u.parent_id)).collect();
+    let sub = minyi_core::access::Scope::subtree(scope.id, &tree);
+    let ids: Vec<i64> = sub.units().filter(|u| p.scope.contains(*u)).collect();
+    let threshold = (app.config.triage.review_threshold.clamp(0.0, 1.0) * 1000.0).round() as i64;
+    let mut items = Vec::new();
+    for id in app.store.analysis_queue(&ids, limit).await? {
+        let Some(o) = app.store.opinion(id).await? else {
+            continue;
+        };
+        let triage = app.store.triage_of(id).await?;
+        let needs_analyst = triage
+            .as_ref()
+            .is_none_or(|t| t.needs_review || t.confidence_permille < threshold);
+        let proposals = crate::merge::proposals_for(app, p, &o)
+            .await?
+            .into_iter()
+            .filter(|v| v.proposal.state == minyi_store::ProposalState::Proposed)
+            .collect();
+        items.push(QueueItem {
+            opinion: o,
+            triage,
+            needs_analyst,
+            proposals,
+        });
+    }
+    Ok(CountyQueue {
+        scope,
+        counties,
+        items,
+    })
+}
+
+fn labels_of(o: &OpinionRow) -> Labels {
+    Labels {
+        category: o.category,
+        sentiment: o.sentiment,
+        urgency: o.urgency,
+        department: o.department,
+    }
+}
+
+/// Confirms the matter's labels as they are. Audited; the matter leaves the queue.
+pub async fn confirm(
+    app: &App,
+    p: &Principal,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Result<std::result::Result<(), Refusal>> {
+    analyst(p)?;
+    let o = crate::scoped::visible_opinion(app, p, code).await?;
+    let l = labels_of(&o);
+    app.store
+        .record_labels(&NewLabels {
+            opinion_id: o.id,
+            at: now,
+            actor: p.actor(),
+            relabel: false,
+            labels: l,
+            previous: l,
+            unit_id: o.unit_id,
+            department_id: o.department_id,
+        })
+        .await?;
+    record(
+        app,
+        now,
+        &p.actor(),
+        AuditAction::StateChange,
+        &format!("opinion:{}", o.tracking_code),
+        &format!("act=confirm_labels category={}", o.category.code()),
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+/// New labels from the relabel form.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Relabel {
+    pub category: Category,
+    pub sentiment: Sentiment,
+    pub urgency: Urgency,
+    /// Only for `non_police`; ignored otherwise, `other` when missing.
+    pub department: Option<DepartmentKind>,
+}
+
+/// The station a matter belongs to, for routing: its area's responsible station, else
+/// its handling unit when that is a station.
+async fn station_of(app: &App, o: &OpinionRow) -> Result<Option<i64>> {
+    if let Some(area) = o.area_id {
+        let areas = app.store.areas().await?;
+        if let Some(s) = areas
+            .iter()
+            .find(|a| a.id == area)
+            .and_then(|a| a.station_id)
+        {
+            return Ok(Some(s));
+        }
+    }
+    match o.unit_id {
+        Some(u) => Ok(app
+            .store
+            .unit(u)
+            .await?
+            .filter(|x| x.kind == UnitKind::Station)
+            .map(|x| x.id)),
+        None => Ok(None),
+    }
+}
+
+/// Relabels a matter: the analyst's labels are stored with the previous ones, audited,
+/// and the matter is re-routed by the triage rules (`triage::apply`) when it becomes a
+/// non-police matter (to the linked department), a police matter again (the department
+/// is cleared), or a conduct complaint (to the county bureau).
+pub async fn relabel(
+    app: &App,
+    p: &Principal,
+    code: &str,
+    new: Relabel,
+    now: DateTime<Utc>,
+) -> Result<std::result::Result<(), Refusal>> {
+    analyst(p)?;
+    let o = crate::scoped::visible_opinion(app, p, code).await?;
+    if !o.state.is_open() {
+        return Ok(Err(Refusal("analysis_closed")));
+    }
+    let labels = Labels {
+        category: new.category,
+        sentiment: new.sentiment,
+        urgency: new.urgency,
+        department: (new.category == Category::NonPolice)
+            .then(|| new.department.unwrap_or(DepartmentKind::Other)),
+    };
+    let previous = labels_of(&o);
+    if labels == previous {
+        return Ok(Err(Refusal("analysis_same_labels")));
+    }
+    let t = crate::triage::Triage {
+        category: labels.category,
+        sentiment: labels.sentiment,
+        urgency: labels.urgency,
+        police_matter: labels.category != Category::NonPolice,
+        department: labels.department,
+        confidence: 1.0,
+        needs_review: false,
+        source: crate::triage::Source::Rules,
+        explanation: String::new(),
+    };
+    let station = station_of(app, &o).await?;
+    let routing = crate::triage::apply(app, &t, Some(labels.category), station).await?;
+    let unit_id = routing.unit_id.or(o.unit_id);
+    let department_id = if labels.category == Category::NonPolice {
+        routing.department_id.or(o.department_id)
+    } else {
+        None
+    };
+    app.store
+        .record_labels(&NewLabels {
+            opinion_id: o.id,
+            at: now,
+            actor: p.actor(),
+            relabel: true,
+            labels,
+            previous,
+            unit_id,
+            department_id,
+        })
+        .await?;
+    record(
+        app,
+        now,
+        &p.actor(),
+        AuditAction::StateChange,
+        &format!("opinion:{}", o.tracking_code),
+        &format!(
+            "act=relabel category={}->{} department={}",
+            previous.category.code(),
+            labels.category.code(),
+            labels.department.map_or("-", |d| d.code())
+        ),
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+fn reason_text(s: &str) -> std::result::Result<String, Refusal> {
+    let t = s.trim();
+    let n = t.chars().count();
+    if !(2..=500).contains(&n) || t.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(Refusal("analysis_reason_length"));
+    }
+    Ok(t.to_owned())
+}
+
+/// A county analyst escalates a key opinion to the city with a reason: the matter is
+/// marked as a key opinion and waits in the city workspace. Refused for the city's own
+/// analysts (there is no level above) and while an escalation of it is pending.
+pub async fn escalate(
+    app: &App,
+    p: &Principal,
+    code: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<std::result::Result<(), Refusal>> {
+    analyst(p)?;
+    let o = crate::scoped::visible_opinion(app, p, code).await?;
+    if p.scope_is_city {
+        return Ok(Err(Refusal("analysis_city_cannot_escalate")));
+    }
+    let reason = match reason_text(reason) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e)),
+    };
+    if app
+        .store
+        .insert_escalation(o.id, p.unit_id, now, &p.actor(), &reason)
+        .await?
+        .is_none()
+    {
+        return Ok(Err(Refusal("analysis_already_escalated")));
+    }
+    let changes = Changes {
+        key_opinion: Some(true),
+        ..Changes::default()
+    };
+    app.store
+        .apply_to_opinion(
+            o.id,
+            Step::Annotate("escalate_key"),
+            &p.actor(),
+            now,
+            Some(&reason),
+            &changes,
+        )
+        .await?;
+    record(
+        app,
+        now,
+        &p.actor(),
+        AuditAction::StateChange,
+        &format!("opinion:{}", o.tracking_code),
+        "act=escalate_key to=city",
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+/// An escalated matter with its matter and where it came from.
+#[derive(Debug, Clone)]
+pub struct EscalationView {
+    pub escalation: EscalationRow,
+    pub opinion: OpinionRow,
+    pub from_unit: Option<UnitRow>,
+    pub joint: Vec<(JointRow, Option<UnitRow>)>,
+}
+
+/// The city workspace: escalations (pending first), the departments to assign to, and
+/// the hotspot report of the city.
+pub struct CityWorkspace {
+    pub escalations: Vec<EscalationView>,
+    pub departments: Vec<UnitRow>,
+}
+
+/// Escalations visible to the principal (a county analyst sees its own county's), newest
+/// first, pending ones before decided ones.
+pub async fn city_workspace(app: &App, p: &Principal, limit: i64) -> Result<CityWorkspace> {
+    analyst(p)?;
+    let units = app.store.units().await?;
+    let mut out = Vec::new();
+    for e in app.store.escalations(false, limit).await? {
+        if !p.scope.contains(e.from_unit_id) {
+            continue;
+        }
+        let Some(o) = app.store.opinion(e.opinion_id).await? else {
+            continue;
+        };
+        let mut joint = Vec::new();
+        for j in app.store.joint_of_opinion(o.id).await? {
+            let u = units.iter().find(|u| u.id == j.department_id).cloned();
+            joint.push((j, u));
+        }
+        out.push(EscalationView {
+            from_unit: units.iter().find(|u| u.id == e.from_unit_id).cloned(),
+            escalation: e,
+            opinion: o,
+            joint,
+        });
+    }
+    out.sort_by_key(|v| v.escalation.state != "pending");
+    let departments = units
+        .into_iter()
+        .filter(|u| u.kind == UnitKind::Department && p.scope.contains(u.id))
+        .collect();
+    Ok(CityWorkspace {
+        escalations: out,
+        departments,
+    })
+}
+
+/// The city accepts an escalated matter (it becomes a city-level key opinion) or
+/// returns it to the county with a note. City analysts only.
+pub async fn decide_escalation(
+    app: &App,
+    p: &Principal,
+    code: &str,
+    accept: bool,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<std::result::Result<(), Refusal>> {
+    analyst(p)?;
+    let o = crate::scoped::visible_opinion(app, p, code).await?;
+    if !city_analyst(p) {
+        return Ok(Err(Refusal("analysis_city_only")));
+    }
+    let note = if accept {
+        let n = note.trim();
+        (!n.is_empty()).then(|| n.chars().take(500).collect::<String>())
+    } else {
+        match reason_text(note) {
+            Ok(n) => Some(n),
+            Err(e) => return Ok(Err(e)),
+        }
+    };
+    let state = if accept { "accepted" } else { "returned" };
+    if !app
+        .store
+        .decide_escalation(o.id, state, now, &p.actor(), note.as_deref())
+        .await?
+    {
+        return Ok(Err(Refusal("analysis_not_escalated")));
+    }
+    let changes = Changes {
+        escalation: accept.then_some(minyi_core::opinion::Escalation::City),
+        ..Changes::default()
+    };
+    let step = if accept {
+        "escalation_accepted"
+    } else {
+        "escalation_returned"
+    };
+    match app
+        .store
+        .apply_to_opinion(
+            o.id,
+            Step::Annotate(step),
+            &p.actor(),
+            now,
+            note.as_deref(),
+            &changes,
+        )
+        .await
+    {
+        Ok(_) => {}
+        Err(StoreError::Transition(_)) => return Ok(Err(Refusal("act_not_now"))),
+        Err(e) => return Err(e.into()),
+    }
+    record(
+        app,
+        now,
+        &p.actor(),
+        AuditAction::StateChange,
+        &format!("opinion:{}", o.tracking_code),
+        &format!("act={step}"),
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+/// The city assigns a matter jointly to one or more department units (by code); each
+/// then sees it in its liaison queue and replies for its part. City analysts only.
+pub async fn assign_jointly(
+    app: &App,
+    p: &Principal,
+    code: &str,
+    department_codes: &[String],
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<std::result::Result<u64, Refusal>> {
+    analyst(p)?;
+    let o = crate::scoped::visible_opinion(app, p, code).await?;
+    if !city_analyst(p) {
+        return Ok(Err(Refusal("analysis_city_only")));
+    }
+    let note = match reason_text(note) {
+        Ok(n) => n,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut ids = Vec::new();
+    for c in department_codes
+        .iter()
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty())
+    {
+        match app.store.unit_by_code(c).await? {
+            Some(u) if u.kind == UnitKind::Department && p.scope.contains(u.id) => ids.push(u.id),
+            _ => return Ok(Err(Refusal("analysis_unknown_department"))),
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Err(Refusal("analysis_no_department")));
+    }
+    let added = app
+        .store
+        .assign_jointly(o.id, &ids, now, &p.actor(), &note)
+        .await?;
+    record(
+        app,
+        now,
+        &p.actor(),
+        AuditAction::Assignment,
+        &format!("opinion:{}", o.tracking_code),
+        &format!("act=joint_assign departments={}", ids.len()),
+    )
+    .await?;
+    Ok(Ok(added))
+}
+
+/// A liaison's jointly assigned matters, with their texts, pending first.
+pub async fn joint_queue(
+    app: &App,
+    p: &Principal,
+    limit: i64,
+) -> Result<Vec<(JointRow, OpinionRow)>> {
+    p.require(Permission::ViewOpinions)?;
+    if p.role != Role::DepartmentLiaison {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for j in app.store.joint_of_department(p.unit_id, limit).await? {
+        if let Some(o) = app.store.opinion(j.opinion_id).await? {
+            out.push((j, o));
+        }
+    }
+    Ok(out)
+}
+
+/// A liaison replies for its department's part of a jointly assigned matter. `NotFound`
+/// when the department has no part in it and the matter is not otherwise visible.
+pub async fn joint_reply(
+    app: &App,
+    p: &Principal,
+    code: &str,
+    reply: &str,
+    now: DateTime<Utc>,
+) -> Result<std::result::Result<(), Refusal>> {
+    p.require(Permission::HandleOpinions)?;
+    let tc = minyi_core::opinion::TrackingCode::parse(code).map_err(|_| AppError::NotFound)?;
+    let o = app
+        .store
+        .opinion_by_tracking_code(&tc)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let parts = app.store.joint_of_opinion(o.id).await?;
+    let part = parts
+        .iter()
+        .find(|j| j.department_id == p.unit_id && p.role == Role::DepartmentLiaison);
+    let Some(part) = part else {
+        // A matter the principal sees anyway learns it nothing: say why; else not found.
+        crate::scoped::visible_opinion(app, p, code).await?;
+        return Ok(Err(Refusal("analysis_no_part")));
+    };
+    let reply = match reason_text(reply) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e)),
+    };
+    if !app
+        .store
+        .reply_joint(o.id, part.department_id, &reply, now, &p.actor())
+        .await?
+    {
+        return Ok(Err(Refusal("analysis_already_replied")));
+    }
+    record(
+        app,
+        now,
+        &p.actor(),
+        AuditAction::StateChange,
+        &format!("opinion:{}", o.tracking_code),
+        "act=joint_reply",
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+/// Merges two matters an analyst chose (the duplicate into the primary), through the
+/// same proposal and decision as a proposed merge (`merge::decide`), so the lifecycle,
+/// the events and the audit entry are the same.
+pub async fn merge_two(
+    app: &App,
+    p: &Principal,
+    duplicate_code: &str,
+    primary_code: &str,
+    now: DateTime<Utc>,
+) -> Result<std::result::Result<(), Refusal>> {
+    analyst(p)?;
+    let dup = crate::scoped::visible_opinion(app, p, duplicate_code).await?;
+    let primary = match crate::scoped::visible_opinion(app, p, primary_code).await {
+        Ok(o) => o,
+        Err(AppError::NotFound) => return Ok(Err(Refusal("analysis_unknown_primary"))),
+        Err(e) => return Err(e),
+    };
+    if dup.id == primary.id {
+        return Ok(Err(Refusal("analysis_unknown_primary")));
+    }
+    let max_chars = minyi_text::DedupConfig::default().max_chars;
+    let link = minyi_text::dedup::compare(&dup.text, &primary.text, max_chars);
+    let score = (link.cosine.clamp(0.0, 1.0) * 1000.0).round() as i64;
+    app.store
+        .propose_merges(dup.id, &[(primary.id, score)], now)
+        .await?;
+    let Some(pr) = app
+        .store
+        .proposals_of(dup.id)
+        .await?
+        .into_iter()
+        .find(|x| x.candidate_id == primary.id && x.opinion_id == dup.id)
+    else {
+        return Ok(Err(Refusal("merge.unknown_proposal")));
+    };
+    match crate::merge::decide(
+        app,
+        p,
+        duplicate_code,
+        pr.id,
+        crate::merge::Decision::Accept,
+        now,
+    )
+    .await?
+    {
+        Ok(_) => Ok(Ok(())),
+        Err(r) => Ok(Err(r)),
+    }
+}
+
+/// The analysts' corrections as training examples in the corpus format `minyi model
+/// train --corpus` reads: the latest decision per matter that changed its labels, the
+/// text with phone and ID numbers masked, the source `analyst_correction:YYYY-MM`.
+/// Texts that are empty once masked are left out.
+pub async fn corrections(app: &App) -> Result<Vec<minyi_text::Example>> {
+    let mut out = Vec::new();
+    for c in app.store.corrections().await? {
+        if c.label.action != "relabel" {
+            continue;
+        }
+        let text = minyi_text::mask::mask_numbers(c.text.trim());
+        if text.trim().is_empty() {
+            continue;
+        }
+        let l = c.label.labels;
+        let line = serde_json::json!({
+            "text": text,
+            "category": l.category.code(),
+            "sentiment": l.sentiment.code(),
+            "urgency": l.urgency.code(),
+            "department": l.department.map(|d| d.code()),
+            "source": format!("analyst_correction:{}", c.label.at.format("%Y-%m")),
+        });
+        let mut ex = minyi_text::parse_jsonl(&line.to_string()).map_err(|e| {
+            AppError::Invalid(format!("correction of opinion {}: {e}", c.label.opinion_id))
+        })?;
+        out.append(&mut ex);
+    }
+    Ok(out)
+}

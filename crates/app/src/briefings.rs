@@ -7,7 +7,7 @@
 //! scan here), key opinions with the answers given, non-police matters by department and
 //! a summary in Chinese — without a principal, so the CLI can draft one too. The other
 //! functions act for a principal: only analysts (county or city, holding
-//! `HandleOpinions`) draft, edit and publish, each inside their scope; leaders and other
+//! `AnalyseOpinions`) draft, edit and publish, each inside their scope; leaders and other
 //! readers see published versions only; a foreign or hidden briefing is `NotFound`.
 //! Every draft, edit and publication is audited.
 //!
@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use minyi_core::access::{Permission, Role, Scope};
+use minyi_core::access::{Permission, Scope};
 use minyi_core::opinion::Escalation;
 use minyi_core::org::UnitKind;
 use minyi_core::period::{Period, PeriodKind, shanghai_midnight};
@@ -756,9 +756,10 @@ pub fn mask_personal(s: &str) -> String {
     out
 }
 
-/// Analysts of the unit's scope draft, edit and publish.
+/// Analysts (the `AnalyseOpinions` permission) of the unit's scope draft, edit and
+/// publish.
 pub fn may_edit(p: &Principal) -> bool {
-    p.may(Permission::HandleOpinions) && matches!(p.role, Role::CountyAnalyst | Role::CityAnalyst)
+    p.may(Permission::AnalyseOpinions)
 }
 
 fn section_of(row: SectionRow) -> Result<Section> {
@@ -846,7 +847,7 @@ pub async fn create(
     period: &str,
     now: DateTime<Utc>,
 ) -> Result<std::result::Result<BriefingRow, Refusal>> {
-    p.require(Permission::HandleOpinions)?;
+    p.require(Permission::AnalyseOpinions)?;
     let unit = app
         .store
         .unit_by_code(unit_code.trim())
@@ -854,9 +855,6 @@ pub async fn create(
         .ok_or(AppError::NotFound)?;
     if !p.scope.contains(unit.id) {
         return Err(AppError::NotFound);
-    }
-    if !may_edit(p) {
-        return Ok(Err(Refusal("briefings_analysts_only")));
     }
     if !matches!(unit.kind, UnitKind::CityBureau | UnitKind::CountyBureau) {
         return Ok(Err(Refusal("briefings_bureaus_only")));
@@ -947,11 +945,8 @@ pub async fn edit(
     edits: &[(i64, String)],
     now: DateTime<Utc>,
 ) -> Result<std::result::Result<i64, Refusal>> {
-    p.require(Permission::HandleOpinions)?;
+    p.require(Permission::AnalyseOpinions)?;
     let b = open(app, p, id).await?;
-    if !may_edit(p) {
-        return Ok(Err(Refusal("briefings_analysts_only")));
-    }
     if b.row.state == BriefingState::Published {
         return Ok(Err(Refusal("briefings_frozen")));
     }
@@ -1006,11 +1001,8 @@ pub async fn publish(
     revision: i64,
     now: DateTime<Utc>,
 ) -> Result<std::result::Result<(), Refusal>> {
-    p.require(Permission::HandleOpinions)?;
+    p.require(Permission::AnalyseOpinions)?;
     let b = open(app, p, id).await?;
-    if !may_edit(p) {
-        return Ok(Err(Refusal("briefings_analysts_only")));
-    }
     match app
         .store
         .publish_briefing(b.row.id, revision, &p.actor(), now)

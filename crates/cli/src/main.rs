@@ -312,6 +312,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging("warn")?;
             text::run_text(command)
         }
+        Command::Model {
+            command: text::ModelCommand::Corrections { output },
+        } => {
+            let config = load_config(&cli)?;
+            init_logging("warn")?;
+            minyi_app::require_existing_store(&config)?;
+            let app = App::open(config).await?;
+            let examples = minyi_app::analysis::corrections(&app).await?;
+            // Written beside the target and renamed, so a failed export leaves no half file.
+            let partial = output.with_extension("jsonl.partial");
+            text::write_examples(&partial, &examples)?;
+            std::fs::rename(&partial, output).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot move {} to {}: {e}",
+                    partial.display(),
+                    output.display()
+                )
+            })?;
+            println!(
+                "wrote {} correction(s) to {}",
+                examples.len(),
+                output.display()
+            );
+            Ok(())
+        }
         Command::Model { command } => {
             init_logging("warn")?;
             text::run_model(command)

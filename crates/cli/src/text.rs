@@ -60,6 +60,14 @@ pub enum ModelCommand {
         #[arg(long)]
         output: PathBuf,
     },
+    /// Export the analysts' corrections (relabels in the analysis workspace) as labelled
+    /// JSONL in the corpus format `train --corpus` reads, phone and ID numbers masked.
+    /// Reads the database of --data-dir / --database-url.
+    Corrections {
+        /// Where to write the JSONL (written whole or not at all).
+        #[arg(long)]
+        output: PathBuf,
+    },
     /// Held-out evaluation on the built-in corpus: per-class precision, recall, F1 and
     /// support per head, and the category confusion matrix.
     Eval {
@@ -103,6 +111,9 @@ pub fn run_model(cmd: &ModelCommand) -> anyhow::Result<()> {
             format,
             export_split,
         } => eval(model.as_deref(), *seed, *format, export_split.as_deref()),
+        ModelCommand::Corrections { .. } => {
+            bail!("`minyi model corrections` reads the database and is run from main")
+        }
     }
 }
 
@@ -187,7 +198,7 @@ fn split(examples: &[Example], fraction: f64, seed: u64) -> (Vec<Example>, Vec<E
     minyi_text::held_out_split(examples, fraction, seed)
 }
 
-fn write_examples(path: &Path, examples: &[Example]) -> anyhow::Result<()> {
+pub(crate) fn write_examples(path: &Path, examples: &[Example]) -> anyhow::Result<()> {
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut w = BufWriter::new(file);
     for e in examples {

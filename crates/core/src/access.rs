@@ -53,6 +53,9 @@ pub enum Permission {
     SurveyWork,
     /// Run and publish assessments.
     RunAssessment,
+    /// Work the analysis workspaces: confirm and relabel triage, merge, escalate key
+    /// opinions (county), decide escalations and assign jointly (city).
+    AnalyseOpinions,
 }
 
 impl Permission {
@@ -65,6 +68,7 @@ impl Permission {
         Permission::ViewAudit,
         Permission::SurveyWork,
         Permission::RunAssessment,
+        Permission::AnalyseOpinions,
     ];
 }
 
@@ -79,9 +83,17 @@ impl Role {
             Admin => matches!(p, ViewOpinions | ManageAccounts | ManageApiKeys | ViewAudit),
             CityAnalyst => matches!(
                 p,
-                ViewOpinions | HandleOpinions | RevealPersonalData | RunAssessment | ViewAudit
+                ViewOpinions
+                    | HandleOpinions
+                    | RevealPersonalData
+                    | RunAssessment
+                    | ViewAudit
+                    | AnalyseOpinions
             ),
-            CountyAnalyst => matches!(p, ViewOpinions | HandleOpinions | RevealPersonalData),
+            CountyAnalyst => matches!(
+                p,
+                ViewOpinions | HandleOpinions | RevealPersonalData | AnalyseOpinions
+            ),
             StationStaff => matches!(p, ViewOpinions | HandleOpinions | RevealPersonalData),
             DepartmentLiaison => matches!(p, ViewOpinions | HandleOpinions | RevealPersonalData),
             SurveyAgency => matches!(p, SurveyWork),

@@ -33,7 +33,7 @@ mod url;
 mod watch;
 
 pub use accounts::{AccountRow, ApiKeyRow, NewAccount, NewApiKey, SessionRow};
-pub use analysis::CaseRow;
+pub use analysis::{CaseRow, CorrectionRow, EscalationRow, JointRow, LabelRow, Labels, NewLabels};
 pub use audit::{AUDIT_GENESIS, AuditRow, NewAudit};
 pub use briefings::{
     BriefingChange, BriefingRow, BriefingState, DepartmentCount, NewBriefing, NewSection,

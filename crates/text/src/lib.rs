@@ -38,6 +38,7 @@ pub mod error;
 pub mod eval;
 pub mod features;
 pub mod labels;
+pub mod mask;
 pub mod model;
 pub mod normalize;
 mod rng;

@@ -43,6 +43,12 @@ pub fn nav(ctx: &Ctx) -> String {
     if p.may(Permission::ViewOpinions) && !p.role.sees_by_department() {
         links.push(("/briefings", "briefings_nav"));
     }
+    if p.may(Permission::AnalyseOpinions) {
+        links.push(("/analysis", "analysis_nav"));
+    }
+    if p.role == minyi_core::access::Role::DepartmentLiaison {
+        links.push(("/analysis/joint", "analysis_joint_nav"));
+    }
     if p.may(Permission::ViewOpinions) || p.may(Permission::SurveyWork) {
         links.push(("/surveys", "surveys.nav"));
     }

@@ -634,7 +634,83 @@ fn assess() -> Vec<(Route, MethodRouter<AppState>)> {
 
 /// The county and city analysis workspaces (issue 9).
 fn analysis() -> Vec<(Route, MethodRouter<AppState>)> {
-    vec![]
+    use Access::*;
+    use Method as M;
+    use Permission as P;
+    use Target as T;
+    use pages::analysis as a;
+    vec![
+        r(
+            M::GET,
+            "/analysis",
+            Perm(P::AnalyseOpinions),
+            T::None,
+            get(a::county),
+        ),
+        r(
+            M::GET,
+            "/analysis/city",
+            Perm(P::AnalyseOpinions),
+            T::None,
+            get(a::city),
+        ),
+        r(
+            M::GET,
+            "/analysis/joint",
+            Perm(P::ViewOpinions),
+            T::None,
+            get(a::joint),
+        ),
+        r(
+            M::POST,
+            "/analysis/opinions/{code}/confirm",
+            Perm(P::AnalyseOpinions),
+            T::Opinion,
+            post(a::confirm),
+        ),
+        r(
+            M::POST,
+            "/analysis/opinions/{code}/relabel",
+            Perm(P::AnalyseOpinions),
+            T::Opinion,
+            post(a::relabel),
+        ),
+        r(
+            M::POST,
+            "/analysis/opinions/{code}/escalate",
+            Perm(P::AnalyseOpinions),
+            T::Opinion,
+            post(a::escalate),
+        ),
+        r(
+            M::POST,
+            "/analysis/opinions/{code}/merge",
+            Perm(P::AnalyseOpinions),
+            T::Opinion,
+            post(a::merge),
+        ),
+        r(
+            M::POST,
+            "/analysis/opinions/{code}/decide",
+            Perm(P::AnalyseOpinions),
+            T::Opinion,
+            post(a::decide),
+        ),
+        r(
+            M::POST,
+            "/analysis/opinions/{code}/assign",
+            Perm(P::AnalyseOpinions),
+            T::Opinion,
+            post(a::assign),
+        ),
+        r(
+            M::POST,
+            "/analysis/opinions/{code}/reply",
+            Perm(P::HandleOpinions),
+            T::Opinion,
+            post(a::reply),
+        ),
+    ]
 }
 
 /// Briefings (研判报告): drafts, editing, publishing, print and DOCX (issue 9).
@@ -662,7 +738,7 @@ fn briefings() -> Vec<(Route, MethodRouter<AppState>)> {
         r(
             M::POST,
             "/briefings",
-            Perm(P::HandleOpinions),
+            Perm(P::AnalyseOpinions),
             T::None,
             post(b::create),
         ),
@@ -684,14 +760,14 @@ fn briefings() -> Vec<(Route, MethodRouter<AppState>)> {
         r(
             M::POST,
             "/briefings/{id}/edit",
-            Perm(P::HandleOpinions),
+            Perm(P::AnalyseOpinions),
             T::Briefing,
             post(b::edit),
         ),
         r(
             M::POST,
             "/briefings/{id}/publish",
-            Perm(P::HandleOpinions),
+            Perm(P::AnalyseOpinions),
             T::Briefing,
             post(b::publish),
         ),

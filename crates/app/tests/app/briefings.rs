@@ -415,7 +415,7 @@ async fn demo_city_and_lifecycle(db: TestDb) {
     ));
     assert!(matches!(
         create(&app, station, &county, "2026-11", now).await,
-        Err(AppError::NotFound)
+        Err(AppError::Forbidden)
     ));
     assert!(matches!(
         create(&app, county_p, &city, "2026-11", now).await,

@@ -284,3 +284,149 @@ fn a_corrupt_or_missing_model_file_is_one_line_naming_it() {
         "{\"text\":\"有人打架\"}\n"
     );
 }
+
+/// `minyi model corrections` exports an analyst's relabel from the database as corpus
+/// JSONL with the phone number masked, and `minyi model train --corpus` reads it back.
+#[test]
+fn corrections_export_feeds_the_trainer() {
+    use minyi_core::opinion::{Escalation, NewOpinion, OpinionState, OpinionText, TrackingCode};
+    use minyi_core::org::{NewUnit, UnitKind};
+    use minyi_core::taxonomy::{Category, Channel, DepartmentKind, Sentiment, Urgency};
+    use minyi_store::{InsertOutcome, Labels, NewLabels, Store};
+
+    let dir = scratch("corrections");
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let url = format!("sqlite://{}", dir.join("minyi.db").display());
+    let out_file = dir.join("corrections.jsonl");
+    // No database yet: one clear line, no file.
+    let none = minyi(&[
+        "model",
+        "corrections",
+        "--output",
+        out_file.to_str().expect("utf-8"),
+        "--data-dir",
+        dir.to_str().expect("utf-8"),
+    ]);
+    assert!(!none.status.success());
+    assert!(
+        stderr(&none).contains("no minyi database"),
+        "{}",
+        stderr(&none)
+    );
+    assert!(!out_file.exists());
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            let store = Store::open(&url).await.expect("store");
+            store
+                .insert_units(&[NewUnit {
+                    code: minyi_core::Code::parse("K").expect("code"),
+                    kind: UnitKind::CityBureau,
+                    name: "测试市局".into(),
+                    parent: None,
+                    window: None,
+                    department: None,
+                    synthetic: true,
+                }])
+                .await
+                .expect("units");
+            let at = chrono::Utc::now();
+            let o = NewOpinion {
+                tracking_code: TrackingCode::from_bits(4242),
+                client_key: None,
+                channel: Channel::WebForm,
+                text: OpinionText::parse("老板欠了三个月工资不给，打我电话13912345678")
+                    .expect("text"),
+                category: Category::Other,
+                sentiment: Sentiment::Neutral,
+                urgency: Urgency::Normal,
+                department: None,
+                area_id: None,
+                unit_id: None,
+                department_id: None,
+                state: OpinionState::Received,
+                escalation: Escalation::Station,
+                key_opinion: false,
+                received_at: at,
+                due_at: None,
+                closed_at: None,
+                verdict: None,
+                synthetic: true,
+            };
+            let InsertOutcome::Created(id) =
+                store.submit_opinion(&o, None, at).await.expect("opinion")
+            else {
+                panic!("not created");
+            };
+            let was = Labels {
+                category: Category::Other,
+                sentiment: Sentiment::Neutral,
+                urgency: Urgency::Normal,
+                department: None,
+            };
+            store
+                .record_labels(&NewLabels {
+                    opinion_id: id,
+                    at,
+                    actor: "user:analyst".into(),
+                    relabel: true,
+                    labels: Labels {
+                        category: Category::NonPolice,
+                        sentiment: Sentiment::Negative,
+                        urgency: Urgency::Normal,
+                        department: Some(DepartmentKind::Labour),
+                    },
+                    previous: was,
+                    unit_id: None,
+                    department_id: None,
+                })
+                .await
+                .expect("labels");
+            store.close().await;
+        });
+    let out = minyi(&[
+        "model",
+        "corrections",
+        "--output",
+        out_file.to_str().expect("utf-8"),
+        "--data-dir",
+        dir.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("wrote 1 correction(s)"),
+        "{}",
+        stdout(&out)
+    );
+    let lines = json_lines(&out_file);
+    assert_eq!(lines.len(), 1);
+    let text = lines[0]["text"].as_str().expect("text");
+    assert!(
+        !text.contains("13912345678") && text.contains("工资"),
+        "{text}"
+    );
+    assert_eq!(lines[0]["category"], "non_police");
+    assert_eq!(lines[0]["department"], "labour");
+    assert!(
+        lines[0]["source"]
+            .as_str()
+            .expect("source")
+            .starts_with("analyst_correction:")
+    );
+    let model = dir.join("model.bin");
+    let trained = minyi(&[
+        "model",
+        "train",
+        "--corpus",
+        out_file.to_str().expect("utf-8"),
+        "--output",
+        model.to_str().expect("utf-8"),
+    ]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    assert!(
+        stdout(&trained).contains("1 from 1 extra file"),
+        "{}",
+        stdout(&trained)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -32,6 +32,7 @@ macro_rules! conformance {
     };
 }
 
+mod analysis;
 mod briefings;
 mod callbacks;
 mod cards;

@@ -2,6 +2,7 @@
 //! SQLite and PostgreSQL: pages and language (here), the authorization matrix
 //! (`matrix`), and personal data, CSRF, sessions and rate limits (`security`).
 
+mod analysis;
 mod briefings;
 mod callbacks;
 mod cards;

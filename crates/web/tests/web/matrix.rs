@@ -701,8 +701,7 @@ async fn request(
             ("satisfaction", "5".into()),
             ("chief", "named".into()),
         ],
-        // Analysts draft their own unit's briefing (303); other roles holding the
-        // permission are refused on their merits (409).
+        // Analysts draft their own unit's briefing (303).
         "/briefings" => vec![
             ("csrf", csrf),
             ("unit", who.home().into()),
@@ -720,6 +719,32 @@ async fn request(
             ("text", "矩阵测试：路口积水".into()),
             ("submission", unique.clone()),
         ],
+        "/analysis/opinions/{code}/confirm" => vec![("csrf", csrf)],
+        // To a non-police matter of the fixture's department kind, so the liaison (walked
+        // later) still sees its matter.
+        "/analysis/opinions/{code}/relabel" => vec![
+            ("csrf", csrf),
+            ("category", "non_police".into()),
+            ("sentiment", "negative".into()),
+            ("urgency", "normal".into()),
+            ("department", "petition".into()),
+        ],
+        "/analysis/opinions/{code}/escalate" => {
+            vec![("csrf", csrf), ("reason", "矩阵测试上报".into())]
+        }
+        // Into itself: answered on its merits (409).
+        "/analysis/opinions/{code}/merge" => vec![("csrf", csrf), ("primary", param.clone())],
+        "/analysis/opinions/{code}/decide" => vec![
+            ("csrf", csrf),
+            ("decision", "return".into()),
+            ("note", "矩阵测试退回".into()),
+        ],
+        "/analysis/opinions/{code}/assign" => vec![
+            ("csrf", csrf),
+            ("department.MA-D1", "1".into()),
+            ("note", "矩阵测试交办".into()),
+        ],
+        "/analysis/opinions/{code}/reply" => vec![("csrf", csrf), ("reply", "矩阵测试回复".into())],
         other => {
             panic!("route POST {other} has no request recipe in the authorization matrix: add one")
         }
