@@ -169,6 +169,9 @@ pub struct Trends {
     pub labels: Vec<String>,
     /// First `total`, then the [`TREND_LINES`] largest categories.
     pub lines: Vec<Line>,
+    /// Buckets begun by the drafting instant (the rest of a running period are empty,
+    /// not quiet): what averages divide by.
+    pub counted: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -451,6 +454,7 @@ pub async fn draft(app: &App, unit_code: &str, period: &str, now: DateTime<Utc>)
             .iter()
             .map(|d| d.format("%m-%d").to_string())
             .collect(),
+        counted: buckets.1[..n].iter().filter(|e| **e < upto).count(),
         lines,
     };
 
@@ -1179,7 +1183,7 @@ mod text {
                     .max_by_key(|(i, v)| (**v, std::cmp::Reverse(*i)))
                     .map(|(i, v)| (i, *v))
                     .unwrap_or((0, 0));
-                let mean = sum as f64 / total.values.len().max(1) as f64;
+                let mean = sum as f64 / t.counted.max(1) as f64;
                 format!(
                     "按{unit_word}统计，本期平均每{unit_word}{mean:.1}件，{}达到峰值{peak}件。",
                     t.labels.get(peak_i).cloned().unwrap_or_default()

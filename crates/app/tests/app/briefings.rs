@@ -232,6 +232,7 @@ async fn hand_made_figures(db: TestDb) {
     assert_eq!(tr.step, "day");
     assert_eq!(tr.labels.len(), 31);
     assert_eq!(tr.labels[0], "10-01");
+    assert_eq!(tr.counted, 31);
     assert_eq!(tr.lines[0].key, "total");
     assert_eq!(tr.lines[0].values.iter().sum::<i64>(), 8);
     assert_eq!(tr.lines[0].values[1], 2, "two on 2 October");
@@ -296,6 +297,10 @@ async fn hand_made_figures(db: TestDb) {
         "{}",
         early.sections[0].body
     );
+    let Figures::Trends(te) = section(&early.sections, SectionKind::Trends) else {
+        panic!()
+    };
+    assert_eq!(te.counted, 3, "1, 2 and 3 October have begun");
 
     // County B's own briefing sees only its three; the city sees all eleven.
     let b = draft(&app, "K-B", "2026-10", after_october())
