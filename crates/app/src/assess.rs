@@ -1244,4 +1244,3 @@ pub async fn load_demo_metrics(app: &App, seed: u64, period: &str) -> Result<Met
         ))
     })
 }
-

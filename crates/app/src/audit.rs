@@ -29,6 +29,8 @@ pub enum AuditAction {
     Import,
     AssessmentRun,
     AssessmentAppeal,
+    /// A briefing drafted, edited or published (`act=` in the detail).
+    Briefing,
     Retention,
     DemoLoaded,
 }
@@ -54,6 +56,7 @@ impl AuditAction {
             Import => "import",
             AssessmentRun => "assessment_run",
             AssessmentAppeal => "assessment_appeal",
+            Briefing => "briefing",
             Retention => "retention",
             DemoLoaded => "demo_loaded",
         }

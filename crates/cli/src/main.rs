@@ -11,6 +11,7 @@ use minyi_app::{App, Config};
 mod admin;
 mod assess;
 mod bench;
+mod briefing;
 mod import;
 mod stats;
 mod survey;
@@ -95,6 +96,11 @@ enum Command {
     Assess {
         #[command(subcommand)]
         command: assess::AssessCommand,
+    },
+    /// Briefings (研判报告): draft one for a county or the city and write it as HTML or DOCX.
+    Briefing {
+        #[command(subcommand)]
+        command: briefing::BriefingCommand,
     },
     /// Staff accounts: add, list, disable, enable, reset-password.
     User {
@@ -355,6 +361,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(&cli)?;
             init_logging("warn")?;
             assess::run(config, command).await
+        }
+        Command::Briefing { command } => {
+            let config = load_config(&cli)?;
+            init_logging("warn")?;
+            briefing::run(config, command).await
         }
         Command::User { command } => {
             let config = load_config(&cli)?;

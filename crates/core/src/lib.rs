@@ -17,6 +17,7 @@ pub mod geo;
 pub mod identity;
 pub mod opinion;
 pub mod org;
+pub mod period;
 pub mod records;
 pub mod taxonomy;
 

@@ -33,12 +33,16 @@ mod url;
 mod watch;
 
 pub use accounts::{AccountRow, ApiKeyRow, NewAccount, NewApiKey, SessionRow};
+pub use analysis::{CaseRow, CorrectionRow, EscalationRow, JointRow, LabelRow, Labels, NewLabels};
 pub use assess::{
     AppealQuery, AppealResolution, AppealRow, MetricImportOutcome, MetricValue, NewAppeal,
     NewMetricBatch, NewRun, RunRow, RunSummary,
 };
-pub use analysis::{CaseRow, CorrectionRow, EscalationRow, JointRow, LabelRow, Labels, NewLabels};
 pub use audit::{AUDIT_GENESIS, AuditRow, NewAudit};
+pub use briefings::{
+    BriefingChange, BriefingRow, BriefingState, DepartmentCount, NewBriefing, NewSection,
+    SectionRow,
+};
 pub use callbacks::{
     AttemptChange, AttemptRow, CallbackQuery, CallbackRow, NewCallback, PlanRecord,
 };

@@ -5,6 +5,7 @@
 //! rule lives here; access rules live in one table (`routes`) enforced by one gate (`guard`).
 
 pub mod cardsvg;
+pub mod docx;
 pub mod extract;
 pub mod guard;
 pub mod html;

@@ -39,6 +39,10 @@ pub fn nav(ctx: &Ctx) -> String {
     {
         links.push(("/merges", "merge.nav"));
     }
+    // Briefings are read through the unit tree; a liaison has none.
+    if p.may(Permission::ViewOpinions) && !p.role.sees_by_department() {
+        links.push(("/briefings", "briefings_nav"));
+    }
     if p.may(Permission::AnalyseOpinions) {
         links.push(("/analysis", "analysis_nav"));
     }

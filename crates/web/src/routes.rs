@@ -43,6 +43,8 @@ pub enum Target {
     Officer,
     /// A callback task by id; in scope when its calling unit is.
     Callback,
+    /// A briefing by id; in scope when its unit is (and, for a draft, only to analysts).
+    Briefing,
 }
 
 #[derive(Debug, Clone)]
@@ -819,7 +821,63 @@ fn analysis() -> Vec<(Route, MethodRouter<AppState>)> {
 
 /// Briefings (研判报告): drafts, editing, publishing, print and DOCX (issue 9).
 fn briefings() -> Vec<(Route, MethodRouter<AppState>)> {
-    vec![]
+    use Access::*;
+    use Method as M;
+    use Permission as P;
+    use Target as T;
+    use pages::briefings as b;
+    vec![
+        r(
+            M::GET,
+            "/assets/briefing-print.css",
+            Public,
+            T::None,
+            get(b::print_css),
+        ),
+        r(
+            M::GET,
+            "/briefings",
+            Perm(P::ViewOpinions),
+            T::None,
+            get(b::list),
+        ),
+        r(
+            M::POST,
+            "/briefings",
+            Perm(P::AnalyseOpinions),
+            T::None,
+            post(b::create),
+        ),
+        // `/briefings/{id}.docx` is this route too: the handler reads the suffix.
+        r(
+            M::GET,
+            "/briefings/{id}",
+            Perm(P::ViewOpinions),
+            T::Briefing,
+            get(b::view),
+        ),
+        r(
+            M::GET,
+            "/briefings/{id}/print",
+            Perm(P::ViewOpinions),
+            T::Briefing,
+            get(b::print),
+        ),
+        r(
+            M::POST,
+            "/briefings/{id}/edit",
+            Perm(P::AnalyseOpinions),
+            T::Briefing,
+            post(b::edit),
+        ),
+        r(
+            M::POST,
+            "/briefings/{id}/publish",
+            Perm(P::AnalyseOpinions),
+            T::Briefing,
+            post(b::publish),
+        ),
+    ]
 }
 
 /// The table without handlers: for the guard, the tests and the docs.

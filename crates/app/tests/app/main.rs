@@ -4,8 +4,9 @@ use minyi_app::{App, Config};
 use minyi_demo::Volumes;
 use minyi_store::testing::TestDb;
 
-mod assess;
 mod analysis;
+mod assess;
+mod briefings;
 mod callbacks;
 mod dashboard;
 mod handling;

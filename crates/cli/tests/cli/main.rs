@@ -2,6 +2,7 @@
 //! one-line errors for bad input; `stats` and `text` cover those subcommands.
 
 mod assess;
+mod briefing;
 mod durability;
 mod import;
 mod import_opinions;

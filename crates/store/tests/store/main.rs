@@ -32,8 +32,9 @@ macro_rules! conformance {
     };
 }
 
-mod assess;
 mod analysis;
+mod assess;
+mod briefings;
 mod callbacks;
 mod cards;
 mod dashboard;

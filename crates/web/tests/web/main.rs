@@ -2,8 +2,9 @@
 //! SQLite and PostgreSQL: pages and language (here), the authorization matrix
 //! (`matrix`), and personal data, CSRF, sessions and rate limits (`security`).
 
-mod assess;
 mod analysis;
+mod assess;
+mod briefings;
 mod callbacks;
 mod cards;
 mod kiosk;

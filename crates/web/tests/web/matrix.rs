@@ -272,18 +272,41 @@ async fn fixture(app: &App) -> Fixture {
             .unwrap();
         callbacks.insert(name, row[0].id.to_string());
     }
+    // A published briefing of each county, and one of city B's county.
+    let mut briefings = HashMap::new();
+    for (name, unit_code) in [("br_a1", "MA-C1"), ("br_a2", "MA-C2"), ("br_b1", "MB-C1")] {
+        let d = minyi_app::briefings::draft(app, unit_code, &this_month(now), now)
+            .await
+            .unwrap();
+        let row = minyi_app::briefings::store_draft(app, &d, "cli", now)
+            .await
+            .unwrap();
+        app.store
+            .publish_briefing(row.id, row.revision, "cli", now)
+            .await
+            .unwrap();
+        briefings.insert(name, row.id.to_string());
+    }
     Fixture {
         opinions,
         officers,
         callbacks,
+        briefings,
         open311,
         kiosk,
     }
 }
 
+/// The Shanghai month of `now` as a briefing period code.
+fn this_month(now: chrono::DateTime<chrono::Utc>) -> String {
+    let day = minyi_core::calendar::shanghai_date(now).unwrap();
+    minyi_core::period::Period::containing(minyi_core::period::PeriodKind::Month, day).code()
+}
+
 struct Fixture {
     opinions: HashMap<&'static str, String>,
     callbacks: HashMap<&'static str, String>,
+    briefings: HashMap<&'static str, String>,
     officers: HashMap<&'static str, String>,
     open311: String,
     kiosk: String,
@@ -353,6 +376,15 @@ impl Who {
         }
     }
 
+    /// Briefings are of county and city bureaus: a county analyst's own county and its
+    /// neighbour; everyone else's own city's county and city B's.
+    fn briefings(self) -> (&'static str, &'static str) {
+        match self {
+            Who::Staff(Role::CountyAnalyst) => ("br_a1", "br_a2"),
+            _ => ("br_a1", "br_b1"),
+        }
+    }
+
     fn opinions(self) -> (&'static str, &'static str) {
         match self {
             Who::Staff(Role::CountyAnalyst)
@@ -396,6 +428,12 @@ fn oracle(route: &Route, who: Who, foreign: bool) -> Expect {
             } else if route.target == Target::Area && role == Role::DepartmentLiaison {
                 // Liaisons see matters routed to their department, not places.
                 Expect::NotFound
+            } else if route.target == Target::Briefing
+                && matches!(role, Role::StationStaff | Role::DepartmentLiaison)
+            {
+                // Briefings are of county and city bureaus, above a station's subtree;
+                // a liaison sees matters by department and has no briefings.
+                Expect::NotFound
             } else {
                 Expect::Allowed
             }
@@ -438,6 +476,10 @@ async fn request(
         Target::Callback => {
             let (own, foreign) = who.callbacks();
             fx.callbacks[if case.foreign { foreign } else { own }].clone()
+        }
+        Target::Briefing => {
+            let (own, foreign) = who.briefings();
+            fx.briefings[if case.foreign { foreign } else { own }].clone()
         }
         Target::Account => {
             // A fresh victim each time, so disabling one does not change the next case.
@@ -671,6 +713,19 @@ async fn request(
             ("satisfaction", "5".into()),
             ("chief", "named".into()),
         ],
+        // Analysts draft their own unit's briefing (303).
+        "/briefings" => vec![
+            ("csrf", csrf),
+            ("unit", who.home().into()),
+            ("period", this_month(now)),
+        ],
+        // The fixture's briefings are published: answered 409 (frozen) when reachable.
+        "/briefings/{id}/edit" => vec![
+            ("csrf", csrf),
+            ("revision", "1".into()),
+            ("s0", "矩阵测试改写".into()),
+        ],
+        "/briefings/{id}/publish" => vec![("csrf", csrf), ("revision", "1".into())],
         "/report" => vec![
             ("csrf", csrf),
             ("text", "矩阵测试：路口积水".into()),
