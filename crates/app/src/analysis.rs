@@ -1135,7 +1135,7 @@ pub async fn corrections(app: &App) -> Result<Vec<minyi_text::Example>> {
         if c.label.action != "relabel" {
             continue;
         }
-        let text = minyi_text::mask::mask_numbers(c.text.trim());
+        let text = minyi_text::mask::mask_personal(c.text.trim());
         if text.trim().is_empty() {
             continue;
         }

@@ -1,53 +1,78 @@
-//! Masking of numbers that identify a person (mobile and landline phone numbers, ID-card
-//! numbers, bank cards, licence numbers written as digits) inside free text, before the
-//! text leaves minyi as training data. Pure: no IO; it must not try to find names, which
-//! a rule cannot do reliably (the corpus rules keep names out by review instead).
+//! Masking of personal data inside free text (phone, ID-card and bank-card numbers, a name
+//! given after a cue such as 我叫) before the text leaves minyi: briefings' excerpts and
+//! analysts' corrections exported as training data. Pure: no IO. It must not claim to find
+//! every name, which a rule cannot do reliably (exports are reviewed before use).
 
-/// Replaces every run of at least [`MIN_DIGITS`] digits (ASCII or full-width, possibly
-/// split by spaces or hyphens, with an ID card's final `X`) by as many `＊` as it has
-/// characters, so the text keeps its shape. Shorter numbers (dates, amounts, house
-/// numbers) are kept: they carry meaning and identify no one.
-pub fn mask_numbers(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
+/// Stars personal data in free text: runs of [`MIN_DIGITS`] or more digits (phone, ID, bank card
+/// numbers; an ID's trailing X included) keep at most their first 3 and last 2 digits, and
+/// a name given after 我叫 / 姓名 / 联系人 is starred after its first character.
+/// Control characters become spaces. It errs towards hiding: a long order number is
+/// starred too.
+pub fn mask_personal(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let digit = is_digit;
+    let mut out = String::with_capacity(s.len());
     let mut i = 0;
     while i < chars.len() {
-        if !is_digit(chars[i]) {
-            out.push(chars[i]);
+        let c = chars[i];
+        if digit(c) {
+            let start = i;
+            while i < chars.len()
+                && (digit(chars[i])
+                    || (chars[i] == '-' || chars[i] == ' ')
+                        && i + 1 < chars.len()
+                        && digit(chars[i + 1]))
+            {
+                i += 1;
+            }
+            if i < chars.len() && matches!(chars[i], 'x' | 'X') {
+                i += 1;
+            }
+            let run: Vec<char> = chars[start..i].to_vec();
+            let digits = run.iter().filter(|c| digit(**c)).count();
+            if digits >= MIN_DIGITS {
+                let head: String = run.iter().take(3).collect();
+                let tail: String = run[run.len() - 2..].iter().collect();
+                out.push_str(&head);
+                out.push_str("****");
+                out.push_str(&tail);
+            } else {
+                out.extend(run);
+            }
+            continue;
+        }
+        if c.is_control() {
+            out.push(' ');
             i += 1;
             continue;
         }
-        // The run: digits, with single separators between digits.
-        let start = i;
-        let mut end = i;
-        let mut digits = 0;
-        let mut j = i;
-        while j < chars.len() {
-            if is_digit(chars[j]) {
-                digits += 1;
-                j += 1;
-                end = j;
-            } else if matches!(chars[j], ' ' | '-' | '－')
-                && chars.get(j + 1).is_some_and(|c| is_digit(*c))
-            {
-                j += 1;
-            } else {
+        out.push(c);
+        i += 1;
+        for cue in [
+            "我叫",
+            "姓名：",
+            "姓名:",
+            "姓名",
+            "联系人：",
+            "联系人:",
+            "联系人",
+        ] {
+            let cue: Vec<char> = cue.chars().collect();
+            // The cue ends at the character just pushed.
+            if i >= cue.len() && chars[i - cue.len()..i] == cue[..] {
+                let is_han = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
+                let mut j = i;
+                while j < chars.len() && j - i < 3 && is_han(chars[j]) {
+                    j += 1;
+                }
+                if j - i >= 2 {
+                    out.push(chars[i]);
+                    out.extend(std::iter::repeat_n('*', j - i - 1));
+                    i = j;
+                }
                 break;
             }
         }
-        if digits >= 17
-            && chars
-                .get(end)
-                .is_some_and(|c| matches!(c, 'X' | 'x' | 'Ｘ'))
-        {
-            end += 1;
-        }
-        if digits >= MIN_DIGITS {
-            out.extend(std::iter::repeat_n('＊', end - start));
-        } else {
-            out.extend(&chars[start..end]);
-        }
-        i = end;
     }
     out
 }
@@ -64,28 +89,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn phones_and_id_numbers_are_masked_and_short_numbers_kept() {
+    fn masks_numbers_and_given_names_but_keeps_the_rest() {
         assert_eq!(
-            mask_numbers("电话13912345678，身份证53050219900101123X"),
-            "电话＊＊＊＊＊＊＊＊＊＊＊，身份证＊＊＊＊＊＊＊＊＊＊＊＊＊＊＊＊＊＊"
+            mask_personal("我叫张三丰，电话13812345678，身份证53010219900101123X。"),
+            "我叫张**，电话138****78，身份证530****3X。"
         );
         assert_eq!(
-            mask_numbers("座机0875-2123456"),
-            "座机＊＊＊＊＊＊＊＊＊＊＊＊"
+            mask_personal("门牌12号，车牌云M12345"),
+            "门牌12号，车牌云M12345"
+        );
+        assert_eq!(mask_personal("0875-2123456"), "087****56");
+        assert_eq!(mask_personal("手机 139 1234 5678"), "手机 139****78");
+        assert_eq!(
+            mask_personal("全角１３９１２３４５６７８"),
+            "全角１３９****７８"
         );
         assert_eq!(
-            mask_numbers("手机 139 1234 5678"),
-            "手机 ＊＊＊＊＊＊＊＊＊＊＊＊＊"
-        );
-        assert_eq!(
-            mask_numbers("全角１３９１２３４５６７８"),
-            "全角＊＊＊＊＊＊＊＊＊＊＊"
-        );
-        assert_eq!(
-            mask_numbers("2026年11月3日丢了300元，门牌12号"),
+            mask_personal("2026年11月3日丢了300元，门牌12号"),
             "2026年11月3日丢了300元，门牌12号"
         );
-        assert_eq!(mask_numbers(""), "");
-        assert_eq!(mask_numbers("- 12-"), "- 12-");
+        assert_eq!(mask_personal("换行\u{7}控制"), "换行 控制");
+        assert_eq!(mask_personal(""), "");
+        assert_eq!(mask_personal("- 12-"), "- 12-");
     }
 }
