@@ -58,6 +58,17 @@ fn parse_id(s: &str) -> Option<i64> {
     s.trim().parse::<i64>().ok().filter(|i| *i > 0)
 }
 
+/// An optional number from a query field: empty is "none", anything else must be an id
+/// (`not_an_id` words the refusal).
+fn optional_id(field: &str, not_an_id: fn(&str) -> String) -> Result<Option<i64>, AppError> {
+    match field.trim() {
+        "" => Ok(None),
+        s => parse_id(s)
+            .map(Some)
+            .ok_or_else(|| AppError::Invalid(not_an_id(s))),
+    }
+}
+
 async fn names(app: &App) -> Result<Names, AppError> {
     Ok(Names::from_units(&app.store.units().await?))
 }
@@ -1048,29 +1059,15 @@ pub async fn appeals(
         Ok(p) => p,
         Err(r) => return r,
     };
-    let run_id = match q.run.trim() {
-        "" => None,
-        s => match parse_id(s) {
-            Some(i) => Some(i),
-            None => {
-                return respond::app_error(
-                    &ctx,
-                    AppError::Invalid(format!("run `{s}` is not a run number")),
-                );
-            }
-        },
+    let run_id = match optional_id(&q.run, |s| format!("run `{s}` is not a run number")) {
+        Ok(id) => id,
+        Err(e) => return respond::app_error(&ctx, e),
     };
-    let only = match q.appeal.trim() {
-        "" => None,
-        s => match parse_id(s) {
-            Some(i) => Some(i),
-            None => {
-                return respond::app_error(
-                    &ctx,
-                    AppError::Invalid(format!("appeal `{s}` is not an appeal number")),
-                );
-            }
-        },
+    let only = match optional_id(&q.appeal, |s| {
+        format!("appeal `{s}` is not an appeal number")
+    }) {
+        Ok(id) => id,
+        Err(e) => return respond::app_error(&ctx, e),
     };
     let state = match q.state.trim() {
         "" => None,
