@@ -15,11 +15,9 @@ use crate::ms;
 /// returns the time the inserts and the commit took.
 pub async fn bare_sqlite_insert(path: &std::path::Path, rows: &[NewOpinion]) -> Result<Duration> {
     let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await?;
-    sqlx::raw_sql(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-    )
-    .execute(&mut conn)
-    .await?;
+    sqlx::raw_sql(crate::SQLITE_PRAGMAS)
+        .execute(&mut conn)
+        .await?;
     let started = Instant::now();
     let mut tx = conn.begin().await?;
     for o in rows {

@@ -672,7 +672,8 @@ where
         .collect()
 }
 
-const CONTACT_COLS: [&str; 12] = [
+const CONTACT_COLS: [&str; 13] = [
+    "id",
     "name_enc",
     "name_hash",
     "name_masked",
@@ -687,40 +688,66 @@ const CONTACT_COLS: [&str; 12] = [
     "created_at",
 ];
 
-/// The ciphertexts of a contact: unique per row (each encryption draws a fresh nonce), so
-/// they tell which returned id belongs to which contact of a multi-row INSERT without
-/// relying on the order RETURNING reports rows in.
-fn contact_key(
-    name: Option<&str>,
-    phone: Option<&str>,
-    id_number: Option<&str>,
-    address: Option<&str>,
-) -> String {
-    [name, phone, id_number, address]
-        .iter()
-        .map(|v| v.unwrap_or(""))
-        .collect::<Vec<_>>()
-        .join("\u{1f}")
+/// Reserves `n` fresh ids of `table` for rows the caller's transaction then inserts with
+/// these ids, so a batch knows every id before it writes and needs no `RETURNING` (which
+/// streams every row back and has to be matched up again). SQLite: the transaction holds
+/// the write lock (`BEGIN IMMEDIATE`), so nobody else can take an id above the current
+/// largest before it commits. PostgreSQL: the identity column's own sequence hands them
+/// out, as it would for rows inserted without an id.
+pub(crate) async fn reserve_ids(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    table: &'static str,
+    n: usize,
+) -> Result<Vec<i64>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    match backend {
+        Backend::Sqlite => {
+            let top: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM {table}"
+            )))
+            .fetch_one(&mut **tx)
+            .await?;
+            let last = top
+                .checked_add(n as i64)
+                .ok_or_else(|| StoreError::Corrupt(format!("{table}: no ids left above {top}")))?;
+            Ok((top + 1..=last).collect())
+        }
+        Backend::Postgres => {
+            let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1)"
+            )))
+            .bind(n as i64)
+            .fetch_all(&mut **tx)
+            .await?;
+            if ids.len() != n {
+                return Err(StoreError::Corrupt(format!(
+                    "{table}: asked for {n} ids, got {}",
+                    ids.len()
+                )));
+            }
+            Ok(ids)
+        }
+    }
 }
 
-/// Inserts contacts in multi-row statements; ids come back in input order.
+/// Inserts contacts in multi-row statements under reserved ids; returns the ids in input
+/// order.
 async fn insert_contacts_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     backend: Backend,
     contacts: &[&NewContact],
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>> {
-    let mut ids = Vec::with_capacity(contacts.len());
+    let ids = reserve_ids(tx, backend, "contacts", contacts.len()).await?;
     let now = ms(now);
-    for chunk in contacts.chunks(chunk_rows(CONTACT_COLS.len())) {
-        let sql = insert_sql(
-            backend,
-            "contacts",
-            &CONTACT_COLS,
-            chunk.len(),
-            "RETURNING id, name_enc, phone_enc, id_number_enc, address_enc",
-        );
-        let args = args_for(chunk, &|c: &&NewContact, a| {
+    let rows: Vec<(i64, &NewContact)> = ids.iter().copied().zip(contacts.iter().copied()).collect();
+    for chunk in rows.chunks(chunk_rows(CONTACT_COLS.len())) {
+        let sql = insert_sql(backend, "contacts", &CONTACT_COLS, chunk.len(), "");
+        let args = args_for(chunk, &|(id, c): &(i64, &NewContact), a| {
+            add(a, *id)?;
             add(a, c.name_enc.clone())?;
             add(a, c.name_hash.clone())?;
             add(a, c.name_masked.clone())?;
@@ -734,32 +761,9 @@ async fn insert_contacts_in(
             add(a, c.address_masked.clone())?;
             add(a, now)
         })?;
-        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-            .fetch_all(&mut **tx)
+        sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+            .execute(&mut **tx)
             .await?;
-        let mut by_key: HashMap<String, i64> = HashMap::with_capacity(rows.len());
-        for r in &rows {
-            let get = |c: &str| r.try_get::<Option<String>, _>(c);
-            let key = contact_key(
-                get("name_enc")?.as_deref(),
-                get("phone_enc")?.as_deref(),
-                get("id_number_enc")?.as_deref(),
-                get("address_enc")?.as_deref(),
-            );
-            by_key.insert(key, r.try_get("id")?);
-        }
-        for c in chunk {
-            let key = contact_key(
-                c.name_enc.as_deref(),
-                c.phone_enc.as_deref(),
-                c.id_number_enc.as_deref(),
-                c.address_enc.as_deref(),
-            );
-            let id = by_key.get(&key).copied().ok_or_else(|| {
-                StoreError::Corrupt("a contact written in a batch came back without its id".into())
-            })?;
-            ids.push(id);
-        }
     }
     Ok(ids)
 }
@@ -834,38 +838,37 @@ impl Store {
             });
         }
 
-        // New records, many to a statement; ids come back by external id.
+        // New records, many to a statement, under reserved ids.
         let fresh: Vec<(&T, Option<i64>)> = writes
             .iter()
             .zip(&contact_of)
             .filter(|(w, _)| w.id.is_none())
             .map(|(w, c)| (&w.record, *c))
             .collect();
-        let mut cols: Vec<&str> = T::COLS.to_vec();
+        let fresh_ids = reserve_ids(&mut tx, backend, T::TABLE, fresh.len()).await?;
+        let mut cols: Vec<&str> = vec!["id"];
+        cols.extend(T::COLS);
         cols.extend(["contact_id", "changed_at"]);
         let changed_at = ms(now);
-        let mut new_ids: HashMap<String, i64> = HashMap::with_capacity(fresh.len());
+        let fresh: Vec<(i64, &T, Option<i64>)> = fresh_ids
+            .iter()
+            .zip(fresh)
+            .map(|(&id, (r, c))| (id, r, c))
+            .collect();
         for chunk in fresh.chunks(chunk_rows(cols.len())) {
-            let sql = insert_sql(
-                backend,
-                T::TABLE,
-                &cols,
-                chunk.len(),
-                "RETURNING id, external_id",
-            );
-            let args = args_for(chunk, &|(r, c): &(&T, Option<i64>), a| {
+            let sql = insert_sql(backend, T::TABLE, &cols, chunk.len(), "");
+            let args = args_for(chunk, &|(id, r, c): &(i64, &T, Option<i64>), a| {
+                add(a, *id)?;
                 r.bind(a)?;
                 add(a, *c)?;
                 add(a, changed_at)
             })?;
-            for row in sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-                .fetch_all(&mut *tx)
-                .await?
-            {
-                new_ids.insert(row.try_get("external_id")?, row.try_get("id")?);
-            }
+            sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+                .execute(&mut *tx)
+                .await?;
         }
         done.created = fresh.len();
+        let mut new_ids = fresh_ids.into_iter();
 
         // Changed records, one statement each (rare next to new ones).
         let n = T::MUTABLE.len();
@@ -900,10 +903,9 @@ impl Store {
                     done.changed += 1;
                     id
                 }
-                None => *new_ids.get(w.record.external_id()).ok_or_else(|| {
-                    StoreError::Corrupt(
-                        "a record written in a batch came back without its id".into(),
-                    )
+                // Reserved in the order of `writes`, skipping the changed ones.
+                None => new_ids.next().ok_or_else(|| {
+                    StoreError::Corrupt("a new record of a batch was left without an id".into())
                 })?,
             };
             events.extend(w.changes.iter().map(|ch| NewEvent {
@@ -1169,11 +1171,9 @@ pub async fn bare_sqlite_insert_incidents(
 ) -> Result<std::time::Duration> {
     use sqlx::Connection;
     let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await?;
-    sqlx::raw_sql(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-    )
-    .execute(&mut conn)
-    .await?;
+    sqlx::raw_sql(crate::SQLITE_PRAGMAS)
+        .execute(&mut conn)
+        .await?;
     let started = std::time::Instant::now();
     let mut tx = conn.begin().await?;
     for i in rows {

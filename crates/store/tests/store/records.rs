@@ -19,6 +19,7 @@ conformance!(
     records:
     a_batch_writes_records_events_and_contacts_together,
     a_failing_batch_writes_nothing,
+    reserved_ids_do_not_collide_with_other_writers,
     indicators_count_what_their_drill_down_lists,
 );
 
@@ -228,6 +229,86 @@ pub async fn a_failing_batch_writes_nothing(store: &Store, db: &TestDb) {
             "{table}"
         );
     }
+}
+
+async fn exec(db: &TestDb, sql: &str) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut c = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    c.close().await.unwrap();
+}
+
+/// A batch reserves its contacts' and records' ids before it writes them: every record
+/// gets its own contact and its own events, batch after batch, and rows that other paths
+/// insert before and between batches (taking the next id themselves) never collide.
+pub async fn reserved_ids_do_not_collide_with_other_writers(store: &Store, db: &TestDb) {
+    let (s, _, _) = city(store).await;
+    let other = "INSERT INTO contacts (phone_enc, created_at) VALUES ('other', 0)";
+    exec(db, other).await;
+    let mut n = 0u32;
+    for round in 0..2 {
+        let ids: Vec<String> = (0..5).map(|i| format!("R{round}-{i}")).collect();
+        let first = n;
+        let done = store
+            .apply_records::<ImportedIncident, _>(&ids, "cli", t(10, 0), |_| {
+                ids.iter()
+                    .enumerate()
+                    .map(|(i, e)| RecordWrite {
+                        id: None,
+                        record: incident(e, s, t(1, 8)),
+                        // The third record has no contact: the others must not shift.
+                        contact: (i != 2).then(|| sealed(first + i as u32)),
+                        changes: vec![change(RecordAction::Received, t(1, 8))],
+                    })
+                    .collect()
+            })
+            .await
+            .unwrap();
+        assert_eq!((done.created, done.contacts, done.events), (5, 4, 5));
+        n += 5;
+        exec(db, other).await;
+    }
+    for round in 0..2u32 {
+        for i in 0..5u32 {
+            let ext = format!("R{round}-{i}");
+            let id = scalar(
+                db,
+                &format!("SELECT id FROM incidents WHERE external_id = '{ext}'"),
+            )
+            .await;
+            let events = store.events_of(SubjectKind::Incident, id).await.unwrap();
+            assert_eq!(events.len(), 1, "{ext} has its own event");
+            let contact = scalar(
+                db,
+                &format!("SELECT COALESCE(contact_id, 0) FROM incidents WHERE id = {id}"),
+            )
+            .await;
+            if i == 2 {
+                assert_eq!(contact, 0, "{ext} has no contact");
+                continue;
+            }
+            let row = store.contact(contact).await.unwrap().unwrap();
+            assert_eq!(
+                row.phone_enc,
+                Some(format!("sealed-{}", round * 5 + i)),
+                "{ext}"
+            );
+        }
+    }
+    assert_eq!(scalar(db, "SELECT COUNT(*) FROM contacts").await, 11);
+    assert_eq!(
+        scalar(
+            db,
+            "SELECT COUNT(*) FROM contacts WHERE phone_enc = 'other'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(scalar(db, "SELECT COUNT(*) FROM events").await, 10);
 }
 
 pub async fn indicators_count_what_their_drill_down_lists(store: &Store, db: &TestDb) {
