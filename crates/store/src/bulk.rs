@@ -20,6 +20,14 @@ pub(crate) type Binder<'a, T> =
 /// SQLite gets anonymous `?` placeholders: the driver resolves each named `$N` by
 /// asking SQLite for its name, a linear scan, so thousands of `$N` in one statement
 /// cost quadratic time (measured: over a second for a 16,000-parameter chunk).
+///
+/// On SQLite the verb is `INSERT OR FAIL`: a constraint that fails stops the statement but
+/// keeps the rows it already wrote, instead of undoing them. Every caller runs its inserts
+/// in a transaction that the error then rolls back whole, so nothing partial is ever
+/// committed; in exchange SQLite keeps no statement journal — a copy of every page before
+/// the statement first changes it — for a table without foreign keys. For a batch of
+/// contacts, whose phone hashes land all over their index, that journal was a twelfth of
+/// an import's time and a tenth of its disk writes.
 pub(crate) fn insert_sql(
     backend: Backend,
     table: &str,
@@ -28,7 +36,10 @@ pub(crate) fn insert_sql(
     tail: &str,
 ) -> String {
     let mut sql = String::with_capacity(64 + rows * cols.len() * 6);
-    sql.push_str("INSERT INTO ");
+    sql.push_str(match backend {
+        Backend::Sqlite => "INSERT OR FAIL INTO ",
+        Backend::Postgres => "INSERT INTO ",
+    });
     sql.push_str(table);
     sql.push_str(" (");
     sql.push_str(&cols.join(", "));
@@ -134,7 +145,7 @@ mod tests {
         );
         assert_eq!(
             super::insert_sql(crate::Backend::Sqlite, "t", &["a", "b"], 2, ""),
-            "INSERT INTO t (a, b) VALUES (?,?),(?,?) "
+            "INSERT OR FAIL INTO t (a, b) VALUES (?,?),(?,?) "
         );
     }
 }

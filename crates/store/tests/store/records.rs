@@ -222,13 +222,50 @@ pub async fn a_failing_batch_writes_nothing(store: &Store, db: &TestDb) {
         )
         .await;
     assert!(err.is_err());
-    for table in ["incidents", "events", "contacts"] {
-        assert_eq!(
-            scalar(db, &format!("SELECT COUNT(*) FROM {table}")).await,
-            0,
-            "{table}"
-        );
-    }
+    let nothing_stored = || async {
+        for table in ["incidents", "events", "contacts"] {
+            assert_eq!(
+                scalar(db, &format!("SELECT COUNT(*) FROM {table}")).await,
+                0,
+                "{table}"
+            );
+        }
+    };
+    nothing_stored().await;
+
+    // A unique key failing in the middle of a multi-row statement (a record created by
+    // someone else since the batch read the store looks the same): the rows before it in
+    // the same statement, and the batch's contacts, go too.
+    let ids: Vec<String> = ["C", "D", "C"].map(String::from).to_vec();
+    let err = store
+        .apply_records::<ImportedIncident, _>(&ids, "cli", t(10, 0), |_| {
+            ids.iter()
+                .enumerate()
+                .map(|(i, e)| RecordWrite {
+                    id: None,
+                    record: incident(e, s, t(1, 8)),
+                    contact: Some(sealed(i as u32)),
+                    changes: vec![change(RecordAction::Received, t(1, 8))],
+                })
+                .collect()
+        })
+        .await;
+    assert!(err.is_err());
+    nothing_stored().await;
+
+    // The store goes on: the next batch on the same pool is written.
+    let done = store
+        .apply_records::<ImportedIncident, _>(&ids[..1], "cli", t(10, 0), |_| {
+            vec![RecordWrite {
+                id: None,
+                record: incident("C", s, t(1, 8)),
+                contact: Some(sealed(9)),
+                changes: vec![change(RecordAction::Received, t(1, 8))],
+            }]
+        })
+        .await
+        .unwrap();
+    assert_eq!((done.created, done.contacts, done.events), (1, 1, 1));
 }
 
 async fn exec(db: &TestDb, sql: &str) {
