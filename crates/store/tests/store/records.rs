@@ -194,6 +194,23 @@ pub async fn a_batch_writes_records_events_and_contacts_together(store: &Store, 
     assert_eq!(scalar(db, "SELECT COUNT(*) FROM contacts").await, 2);
 }
 
+/// New incidents at unit `s`, each received on 1 March, the i-th with `contact(i)`.
+fn received(
+    ids: &[String],
+    s: i64,
+    contact: impl Fn(usize) -> Option<NewContact>,
+) -> Vec<RecordWrite<ImportedIncident>> {
+    ids.iter()
+        .enumerate()
+        .map(|(i, e)| RecordWrite {
+            id: None,
+            record: incident(e, s, t(1, 8)),
+            contact: contact(i),
+            changes: vec![change(RecordAction::Received, t(1, 8))],
+        })
+        .collect()
+}
+
 pub async fn a_failing_batch_writes_nothing(store: &Store, db: &TestDb) {
     let (s, _, _) = city(store).await;
     // The second record names a unit that does not exist: the foreign key fails the batch
@@ -239,15 +256,7 @@ pub async fn a_failing_batch_writes_nothing(store: &Store, db: &TestDb) {
     let ids: Vec<String> = ["C", "D", "C"].map(String::from).to_vec();
     let err = store
         .apply_records::<ImportedIncident, _>(&ids, "cli", t(10, 0), |_| {
-            ids.iter()
-                .enumerate()
-                .map(|(i, e)| RecordWrite {
-                    id: None,
-                    record: incident(e, s, t(1, 8)),
-                    contact: Some(sealed(i as u32)),
-                    changes: vec![change(RecordAction::Received, t(1, 8))],
-                })
-                .collect()
+            received(&ids, s, |i| Some(sealed(i as u32)))
         })
         .await;
     assert!(err.is_err());
@@ -292,16 +301,8 @@ pub async fn reserved_ids_do_not_collide_with_other_writers(store: &Store, db: &
         let first = n;
         let done = store
             .apply_records::<ImportedIncident, _>(&ids, "cli", t(10, 0), |_| {
-                ids.iter()
-                    .enumerate()
-                    .map(|(i, e)| RecordWrite {
-                        id: None,
-                        record: incident(e, s, t(1, 8)),
-                        // The third record has no contact: the others must not shift.
-                        contact: (i != 2).then(|| sealed(first + i as u32)),
-                        changes: vec![change(RecordAction::Received, t(1, 8))],
-                    })
-                    .collect()
+                // The third record has no contact: the others must not shift.
+                received(&ids, s, |i| (i != 2).then(|| sealed(first + i as u32)))
             })
             .await
             .unwrap();
