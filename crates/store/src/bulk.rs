@@ -118,6 +118,51 @@ pub(crate) async fn insert_in<T>(
     Ok(inserted)
 }
 
+/// Reserves `n` fresh ids of `table` for rows the caller's transaction then inserts with
+/// these ids, so a batch knows every id before it writes and needs no `RETURNING` (which
+/// streams every row back and has to be matched up again). SQLite: the transaction holds
+/// the write lock (`BEGIN IMMEDIATE`), so nobody else can take an id above the current
+/// largest before it commits. PostgreSQL: the identity column's own sequence hands them
+/// out, as it would for rows inserted without an id.
+pub(crate) async fn reserve_ids(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    table: &'static str,
+    n: usize,
+) -> Result<Vec<i64>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    match backend {
+        Backend::Sqlite => {
+            let top: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM {table}"
+            )))
+            .fetch_one(&mut **tx)
+            .await?;
+            let last = top
+                .checked_add(n as i64)
+                .ok_or_else(|| StoreError::Corrupt(format!("{table}: no ids left above {top}")))?;
+            Ok((top + 1..=last).collect())
+        }
+        Backend::Postgres => {
+            let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1)"
+            )))
+            .bind(n as i64)
+            .fetch_all(&mut **tx)
+            .await?;
+            if ids.len() != n {
+                return Err(StoreError::Corrupt(format!(
+                    "{table}: asked for {n} ids, got {}",
+                    ids.len()
+                )));
+            }
+            Ok(ids)
+        }
+    }
+}
+
 /// Adds a value; a helper so binders read as one line a column.
 pub(crate) fn add<'q, V>(
     args: &mut AnyArguments,

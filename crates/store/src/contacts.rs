@@ -9,8 +9,9 @@ use minyi_core::opinion::OpinionState;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::bulk::{add, args_for, chunk_rows, insert_sql, reserve_ids};
 use crate::error::Result;
-use crate::{Store, from_ms, ms};
+use crate::{Backend, Store, from_ms, ms};
 
 /// What replaces every masked field when a contact is anonymised.
 pub const ANONYMISED: &str = "已匿名化";
@@ -117,6 +118,57 @@ pub(crate) async fn insert_contact_in(
     .await?
     .try_get(0)?;
     Ok(id)
+}
+
+const INSERT_COLS: [&str; 13] = [
+    "id",
+    "name_enc",
+    "name_hash",
+    "name_masked",
+    "phone_enc",
+    "phone_hash",
+    "phone_masked",
+    "id_number_enc",
+    "id_number_hash",
+    "id_number_masked",
+    "address_enc",
+    "address_masked",
+    "created_at",
+];
+
+/// Inserts contacts in multi-row statements under reserved ids; returns the ids in input
+/// order.
+pub(crate) async fn insert_contacts_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    contacts: &[&NewContact],
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>> {
+    let ids = reserve_ids(tx, backend, "contacts", contacts.len()).await?;
+    let now = ms(now);
+    let rows: Vec<(i64, &NewContact)> = ids.iter().copied().zip(contacts.iter().copied()).collect();
+    for chunk in rows.chunks(chunk_rows(INSERT_COLS.len())) {
+        let sql = insert_sql(backend, "contacts", &INSERT_COLS, chunk.len(), "");
+        let args = args_for(chunk, &|(id, c): &(i64, &NewContact), a| {
+            add(a, *id)?;
+            add(a, c.name_enc.clone())?;
+            add(a, c.name_hash.clone())?;
+            add(a, c.name_masked.clone())?;
+            add(a, c.phone_enc.clone())?;
+            add(a, c.phone_hash.clone())?;
+            add(a, c.phone_masked.clone())?;
+            add(a, c.id_number_enc.clone())?;
+            add(a, c.id_number_hash.clone())?;
+            add(a, c.id_number_masked.clone())?;
+            add(a, c.address_enc.clone())?;
+            add(a, c.address_masked.clone())?;
+            add(a, now)
+        })?;
+        sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(ids)
 }
 
 /// The terminal states' codes as an SQL list. Built from the core vocabulary (fixed

@@ -13,7 +13,7 @@ use sqlx::Row;
 use sqlx::any::AnyArguments;
 
 use crate::bulk::{add, args_for, chunk_rows, insert_sql};
-use crate::contacts::{NewContact, insert_contact_in};
+use crate::contacts::{NewContact, insert_contacts_in};
 use crate::error::Result;
 use crate::opinions::InsertOutcome;
 use crate::{Backend, Store};
@@ -148,13 +148,19 @@ impl Store {
             }
         }
 
-        let mut contact_ids: Vec<Option<i64>> = Vec::with_capacity(fresh.len());
-        for &i in &fresh {
-            contact_ids.push(match &items[i].contact {
-                Some(c) => Some(insert_contact_in(&mut tx, c, now).await?),
-                None => None,
-            });
-        }
+        // The contacts of the batch in multi-row statements under reserved ids, then each
+        // row its own (rows without a contact take none).
+        let sealed: Vec<&NewContact> = fresh
+            .iter()
+            .filter_map(|&i| items[i].contact.as_ref())
+            .collect();
+        let mut written = insert_contacts_in(&mut tx, backend, &sealed, now)
+            .await?
+            .into_iter();
+        let contact_ids: Vec<Option<i64>> = fresh
+            .iter()
+            .map(|&i| items[i].contact.as_ref().and_then(|_| written.next()))
+            .collect();
 
         let rows: Vec<(&NewOpinion, Option<i64>)> = fresh
             .iter()

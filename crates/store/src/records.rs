@@ -19,8 +19,8 @@ use minyi_core::taxonomy::{Category, DepartmentKind};
 use sqlx::Row;
 use sqlx::any::{AnyArguments, AnyRow};
 
-use crate::bulk::{add, args_for, chunk_rows, insert_all, insert_in, insert_sql};
-use crate::contacts::NewContact;
+use crate::bulk::{add, args_for, chunk_rows, insert_all, insert_in, insert_sql, reserve_ids};
+use crate::contacts::{NewContact, insert_contacts_in};
 use crate::error::{Result, StoreError};
 use crate::{Backend, Store, from_ms, ms};
 
@@ -670,102 +670,6 @@ where
             })
         })
         .collect()
-}
-
-const CONTACT_COLS: [&str; 13] = [
-    "id",
-    "name_enc",
-    "name_hash",
-    "name_masked",
-    "phone_enc",
-    "phone_hash",
-    "phone_masked",
-    "id_number_enc",
-    "id_number_hash",
-    "id_number_masked",
-    "address_enc",
-    "address_masked",
-    "created_at",
-];
-
-/// Reserves `n` fresh ids of `table` for rows the caller's transaction then inserts with
-/// these ids, so a batch knows every id before it writes and needs no `RETURNING` (which
-/// streams every row back and has to be matched up again). SQLite: the transaction holds
-/// the write lock (`BEGIN IMMEDIATE`), so nobody else can take an id above the current
-/// largest before it commits. PostgreSQL: the identity column's own sequence hands them
-/// out, as it would for rows inserted without an id.
-pub(crate) async fn reserve_ids(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    backend: Backend,
-    table: &'static str,
-    n: usize,
-) -> Result<Vec<i64>> {
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    match backend {
-        Backend::Sqlite => {
-            let top: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM {table}"
-            )))
-            .fetch_one(&mut **tx)
-            .await?;
-            let last = top
-                .checked_add(n as i64)
-                .ok_or_else(|| StoreError::Corrupt(format!("{table}: no ids left above {top}")))?;
-            Ok((top + 1..=last).collect())
-        }
-        Backend::Postgres => {
-            let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1)"
-            )))
-            .bind(n as i64)
-            .fetch_all(&mut **tx)
-            .await?;
-            if ids.len() != n {
-                return Err(StoreError::Corrupt(format!(
-                    "{table}: asked for {n} ids, got {}",
-                    ids.len()
-                )));
-            }
-            Ok(ids)
-        }
-    }
-}
-
-/// Inserts contacts in multi-row statements under reserved ids; returns the ids in input
-/// order.
-async fn insert_contacts_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    backend: Backend,
-    contacts: &[&NewContact],
-    now: DateTime<Utc>,
-) -> Result<Vec<i64>> {
-    let ids = reserve_ids(tx, backend, "contacts", contacts.len()).await?;
-    let now = ms(now);
-    let rows: Vec<(i64, &NewContact)> = ids.iter().copied().zip(contacts.iter().copied()).collect();
-    for chunk in rows.chunks(chunk_rows(CONTACT_COLS.len())) {
-        let sql = insert_sql(backend, "contacts", &CONTACT_COLS, chunk.len(), "");
-        let args = args_for(chunk, &|(id, c): &(i64, &NewContact), a| {
-            add(a, *id)?;
-            add(a, c.name_enc.clone())?;
-            add(a, c.name_hash.clone())?;
-            add(a, c.name_masked.clone())?;
-            add(a, c.phone_enc.clone())?;
-            add(a, c.phone_hash.clone())?;
-            add(a, c.phone_masked.clone())?;
-            add(a, c.id_number_enc.clone())?;
-            add(a, c.id_number_hash.clone())?;
-            add(a, c.id_number_masked.clone())?;
-            add(a, c.address_enc.clone())?;
-            add(a, c.address_masked.clone())?;
-            add(a, now)
-        })?;
-        sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(ids)
 }
 
 /// What a batch wrote.
