@@ -7,10 +7,10 @@
 use chrono::{DateTime, Utc};
 use minyi_core::opinion::OpinionState;
 use sqlx::Row;
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyArguments, AnyRow};
 
 use crate::bulk::{add, args_for, chunk_rows, insert_sql, reserve_ids};
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::{Backend, Store, from_ms, ms};
 
 /// What replaces every masked field when a contact is anonymised.
@@ -90,38 +90,8 @@ fn contact_row(r: &AnyRow) -> Result<ContactRow> {
     })
 }
 
-/// Inserts a contact inside the caller's transaction, so it commits (or not) with the
-/// opinion that refers to it.
-pub(crate) async fn insert_contact_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    c: &NewContact,
-    now: DateTime<Utc>,
-) -> Result<i64> {
-    let id = sqlx::query(
-        "INSERT INTO contacts (name_enc, name_hash, name_masked, phone_enc, phone_hash, phone_masked, \
-         id_number_enc, id_number_hash, id_number_masked, address_enc, address_masked, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-    )
-    .bind(c.name_enc.clone())
-    .bind(c.name_hash.clone())
-    .bind(c.name_masked.clone())
-    .bind(c.phone_enc.clone())
-    .bind(c.phone_hash.clone())
-    .bind(c.phone_masked.clone())
-    .bind(c.id_number_enc.clone())
-    .bind(c.id_number_hash.clone())
-    .bind(c.id_number_masked.clone())
-    .bind(c.address_enc.clone())
-    .bind(c.address_masked.clone())
-    .bind(ms(now))
-    .fetch_one(&mut **tx)
-    .await?
-    .try_get(0)?;
-    Ok(id)
-}
-
-const INSERT_COLS: [&str; 13] = [
-    "id",
+/// A contact's columns after `id`, in the order [`bind_contact`] binds them.
+const FIELDS: [&str; 12] = [
     "name_enc",
     "name_hash",
     "name_masked",
@@ -136,6 +106,50 @@ const INSERT_COLS: [&str; 13] = [
     "created_at",
 ];
 
+/// Binds a contact's [`FIELDS`], `created_at` being `now` (epoch ms).
+fn bind_contact(
+    c: &NewContact,
+    now: i64,
+    a: &mut AnyArguments,
+) -> std::result::Result<(), sqlx::error::BoxDynError> {
+    add(a, c.name_enc.clone())?;
+    add(a, c.name_hash.clone())?;
+    add(a, c.name_masked.clone())?;
+    add(a, c.phone_enc.clone())?;
+    add(a, c.phone_hash.clone())?;
+    add(a, c.phone_masked.clone())?;
+    add(a, c.id_number_enc.clone())?;
+    add(a, c.id_number_hash.clone())?;
+    add(a, c.id_number_masked.clone())?;
+    add(a, c.address_enc.clone())?;
+    add(a, c.address_masked.clone())?;
+    add(a, now)
+}
+
+/// Inserts a contact inside the caller's transaction, so it commits (or not) with the
+/// opinion that refers to it. The id comes from the database: not every transaction that
+/// writes one opinion holds SQLite's write lock from its start, as reserving ids needs.
+pub(crate) async fn insert_contact_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    c: &NewContact,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let marks: Vec<String> = (1..=FIELDS.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO contacts ({}) VALUES ({}) RETURNING id",
+        FIELDS.join(", "),
+        marks.join(", ")
+    );
+    let mut a = AnyArguments::default();
+    bind_contact(c, ms(now), &mut a)
+        .map_err(|e| StoreError::Corrupt(format!("cannot bind a value: {e}")))?;
+    let id = sqlx::query_with(sqlx::AssertSqlSafe(sql), a)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
+    Ok(id)
+}
+
 /// Inserts contacts in multi-row statements under reserved ids; returns the ids in input
 /// order.
 pub(crate) async fn insert_contacts_in(
@@ -146,23 +160,14 @@ pub(crate) async fn insert_contacts_in(
 ) -> Result<Vec<i64>> {
     let ids = reserve_ids(tx, backend, "contacts", contacts.len()).await?;
     let now = ms(now);
+    let mut cols = vec!["id"];
+    cols.extend(FIELDS);
     let rows: Vec<(i64, &NewContact)> = ids.iter().copied().zip(contacts.iter().copied()).collect();
-    for chunk in rows.chunks(chunk_rows(INSERT_COLS.len())) {
-        let sql = insert_sql(backend, "contacts", &INSERT_COLS, chunk.len(), "");
+    for chunk in rows.chunks(chunk_rows(cols.len())) {
+        let sql = insert_sql(backend, "contacts", &cols, chunk.len(), "");
         let args = args_for(chunk, &|(id, c): &(i64, &NewContact), a| {
             add(a, *id)?;
-            add(a, c.name_enc.clone())?;
-            add(a, c.name_hash.clone())?;
-            add(a, c.name_masked.clone())?;
-            add(a, c.phone_enc.clone())?;
-            add(a, c.phone_hash.clone())?;
-            add(a, c.phone_masked.clone())?;
-            add(a, c.id_number_enc.clone())?;
-            add(a, c.id_number_hash.clone())?;
-            add(a, c.id_number_masked.clone())?;
-            add(a, c.address_enc.clone())?;
-            add(a, c.address_masked.clone())?;
-            add(a, now)
+            bind_contact(c, now, a)
         })?;
         sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
             .execute(&mut **tx)
